@@ -1,0 +1,1 @@
+"""One module per claim family; each registers its ablations with ``suite.registry.ablation``."""

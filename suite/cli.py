@@ -1,0 +1,251 @@
+"""``python -m suite list|show|run``: errors are one line on stderr (exit 2 usage, 1 failure) unless --debug."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+
+from suite.errors import SuiteError, UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse prints usage over several lines; we keep errors to one
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--results", metavar="DIR", help="results directory (default: $SUITE_RESULTS or ./results)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m suite", description=__doc__.split("\n")[0].strip("`"))
+    _common(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("list", help="table of registered ablations")
+    _common(p)
+
+    p = sub.add_parser("show", help="an ablation's claim, factors, hypotheses and latest verdicts")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _common(p)
+
+    p = sub.add_parser("run", help="run an ablation (or 'all'), skipping runs already stored",
+                       description="Run an ablation's plan (variants x seeds x devices) and print its verdicts. "
+                                   "Overrides KEY=VALUE set config values or factor values (comma-separated).")
+    p.add_argument("name", help="ablation name, or 'all'")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    p.add_argument("--tier", default="quick", help="smoke | quick | full (default: quick)")
+    p.add_argument("--seeds", type=int, help="number of seeds (default: the tier's)")
+    p.add_argument("--device", default="cpu", help="cpu | cuda | mps | auto | all (default: cpu)")
+    p.add_argument("--jobs", type=int, help="parallel workers (default: one per core)")
+    p.add_argument("--data-dir", metavar="DIR", help="directory holding the dataset files (e.g. MNIST IDX)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _common(p)
+    return parser
+
+
+def _store(args):
+    from suite.store import Store
+
+    return Store(args.results)
+
+
+def _fmt(x, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    if isinstance(x, float):
+        if math.isinf(x):
+            return "inf" if x > 0 else "-inf"
+        return f"{x:.{digits}g}" if abs(x) < 1e4 else f"{x:.2e}"
+    return str(x)
+
+
+def _console():
+    from rich.console import Console
+
+    # Logs and pipes get a wider table than rich's 80-column default for non-terminals.
+    return Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
+
+
+def cmd_list(args) -> int:
+    from rich.table import Table
+
+    from suite.registry import TIERS, discover
+
+    table = Table(title="Registered ablations")
+    for col in ("name", "section", "claim", "variants (smoke/quick/full)", "tiers"):
+        table.add_column(col, overflow="fold")
+    for name, abl in sorted(discover().items()):
+        variants = "/".join(str(abl.n_variants(t)) for t in TIERS)
+        tiers = ", ".join(f"{t}: {abl.tiers[t].seeds} seeds" for t in TIERS)
+        table.add_row(name, abl.section, abl.claim, variants, tiers)
+    _console().print(table)
+    return 0
+
+
+def _stored_judgements(abl, store) -> dict:
+    """Verdicts per tier from the stored records of each tier's default plan."""
+    from suite import runner, verdicts
+
+    out = {}
+    for tier in abl.tiers:
+        specs = runner.plan(abl, tier, devices=runner.available_devices())
+        records = list(store.records(abl.name, keys=[s.key for s in specs]))
+        if records:
+            out[tier] = (verdicts.judge(abl, records), len(records), len(specs))
+    return out
+
+
+def cmd_show(args) -> int:
+    from suite.registry import get
+
+    abl = get(args.name)
+    judged = _stored_judgements(abl, _store(args))
+    info = {
+        "name": abl.name, "section": abl.section, "claim": abl.claim, "about": abl.about,
+        "config": {k: {"default": p.default, "help": p.help, "min": p.min, "max": p.max, "choices": p.choices}
+                   for k, p in abl.config.items()},
+        "factors": {k: list(v) for k, v in abl.factors.items()},
+        "metrics": dict(abl.metrics),
+        "hypotheses": [{"label": h.describe(), "metric": h.metric, "direction": h.direction, "a": dict(h.a),
+                        "b": dict(h.b), "where": dict(h.where)} for h in abl.hypotheses],
+        "tiers": {t: {"seeds": v.seeds, "config": dict(v.config), "factors": {k: list(x) for k, x in v.factors.items()},
+                      "variants": abl.n_variants(t), "about": v.about} for t, v in abl.tiers.items()},
+        "code_version": abl.code_version,
+        "verdicts": {t: {"claim": j.claim, "claims_by_device": j.claims, "runs_stored": n, "runs_planned": m,
+                         "hypotheses": json.loads(j.hypotheses.to_json(orient="records"))}
+                     for t, (j, n, m) in judged.items()},
+    }
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    con = _console()
+    con.print(f"[bold]{abl.name}[/bold]  (book section {abl.section})")
+    con.print(f"claim: {abl.claim}")
+    if abl.about:  # reflow the docstring's paragraphs to the terminal's width
+        paragraphs = [" ".join(p.split()) for p in abl.about.split("\n\n")]
+        con.print("\n" + "\n\n".join(paragraphs) + "\n")
+    con.print("config: " + ", ".join(f"{k}={p.default!r}" for k, p in abl.config.items()))
+    con.print("factors: " + "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in abl.factors.items()))
+    con.print("metrics: " + ", ".join(abl.metrics))
+    con.print("tiers: " + "; ".join(f"{t}: {v.seeds} seeds x {abl.n_variants(t)} variants"
+                                   + (f" ({v.about})" if v.about else "") for t, v in abl.tiers.items()))
+    con.print("hypotheses:")
+    for i, h in enumerate(abl.hypotheses, 1):
+        con.print(f"  H{i}. {h.describe()}")
+    if not judged:
+        con.print(f"\nno stored results: python -m suite run {abl.name}")
+    for tier, (j, n, m) in judged.items():
+        con.print()
+        print_judgement(con, abl, j, title=f"{tier} tier: {n} of {m} runs stored")
+    return 0
+
+
+def print_judgement(con, abl, judgement, title: str) -> None:
+    """The verdict table: hypotheses are listed by number above it so that the table fits 80 columns."""
+    from rich.table import Table
+
+    h = judgement.hypotheses
+    multi = h["device"].nunique() > 1 if not h.empty else False
+    index = {hyp.describe(): i for i, hyp in enumerate(abl.hypotheses, 1)}
+    con.print(f"[bold]{title}[/bold]")
+    for hyp in abl.hypotheses:
+        con.print(f"  H{index[hyp.describe()]}. {hyp.describe()}")
+    table = Table(box=None, pad_edge=False)
+    cols = ["H", *(["device"] if multi else []), "A", "B", "A-B [95% CI]", "effect", "p Holm", "n", "verdict"]
+    for c in cols:
+        table.add_column(c, overflow="fold", justify="left" if c in ("H", "device", "verdict") else "right")
+    colour = {"reproduced": "green", "contradicted": "red", "inconclusive": "yellow", "not run": "dim"}
+    for r in h.to_dict("records"):
+        ci = f"{_fmt(r.get('diff'))} [{_fmt(r.get('ci_low'))}, {_fmt(r.get('ci_high'))}]"
+        n = f"{r.get('n_a', 0)}/{r.get('n_b', 0)}"
+        excluded = r.get("n_excluded")
+        if excluded and excluded == excluded:  # not NaN
+            n += f" ({int(excluded)} diverged)"
+        v = r["verdict"]
+        table.add_row(f"H{index.get(r['hypothesis'], '?')}", *([r["device"]] if multi else []),
+                      _fmt(r.get("mean_a")), _fmt(r.get("mean_b")), ci, _fmt(r.get("effect_size")),
+                      _fmt(r.get("p_adj")), n, f"[{colour[v]}]{v}[/]")
+    con.print(table)
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(judgement.counts.items()))
+    tally = h["verdict"].value_counts().to_dict() if not h.empty else {}
+    tally_text = ", ".join(f"{tally[v]} {v}" for v in colour if v in tally)
+    by_device = "; ".join(f"{d}: {v}" for d, v in judgement.claims.items()) if len(judgement.claims) > 1 else ""
+    con.print(f"claim [bold]{abl.name}[/bold]: [{colour.get(judgement.claim, 'white')}]{judgement.claim}[/]"
+              + (f" ({by_device})" if by_device else "") + f" (hypotheses: {tally_text}; runs: {counts})")
+
+
+def cmd_run(args) -> int:
+    from suite import runner, verdicts
+    from suite.overrides import parse_overrides
+    from suite.registry import discover, get
+
+    if args.seeds is not None and args.seeds < 1:
+        raise UsageError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.name == "all":
+        ablations = [a for _, a in sorted(discover().items())]
+    else:
+        ablations = [get(args.name)]
+    devices = runner.resolve_devices(args.device)
+    store = _store(args)
+    # Plan everything first, so that a bad override or tier fails before anything trains.
+    plans = []
+    for abl in ablations:
+        config, factors = parse_overrides(abl, args.overrides)
+        plans.append((abl, runner.plan(abl, args.tier, seeds=args.seeds, devices=devices, config=config,
+                                       factors=factors)))
+    con, failed = _console(), []
+    for abl, specs in plans:
+        t0 = time.perf_counter()
+        summaries = runner.run(specs, store, jobs=args.jobs, data_dir=args.data_dir,
+                               progress=not args.no_progress, label=f"{abl.name} [{args.tier}]")
+        trained = len(summaries)
+        failed += [(abl.name, s) for s in summaries if s["status"] == "failed"]
+        records = list(store.records(abl.name, keys=[s.key for s in specs]))
+        con.print(f"{abl.name}: {len(specs)} runs, {trained} trained, {len(specs) - trained} from the store "
+                  f"({time.perf_counter() - t0:.1f} s)")
+        print_judgement(con, abl, verdicts.judge(abl, records), title=f"{abl.name}: {args.tier} tier")
+    if failed:
+        name, first = failed[0]
+        raise SuiteError(f"{len(failed)} run(s) failed (first, in {name}: {first['error']}); "
+                         "their records hold the traceback, and a rerun tries them again")
+    return 0
+
+
+COMMANDS = {"list": cmd_list, "show": cmd_show, "run": cmd_run}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv
+    try:
+        parser = build_parser()
+        # Overrides may follow options (``run X --tier smoke depth=12``), which argparse alone does not allow.
+        args, extra = parser.parse_known_args(argv)
+        stray = [a for a in extra if a.startswith("-") or "=" not in a or args.command != "run"]
+        if stray:
+            parser.error(f"unrecognized arguments: {' '.join(stray)}")
+        if extra:
+            args.overrides = [*args.overrides, *extra]
+        if not args.command:
+            parser.print_help()
+            return 2
+        return COMMANDS[args.command](args)
+    except SuiteError as exc:
+        if debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: finished runs are stored; run the same command again to resume", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an unexpected failure is still one line unless --debug asks for the traceback
+        if debug:
+            raise
+        print(f"error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", file=sys.stderr)
+        return 1

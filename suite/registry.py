@@ -1,0 +1,298 @@
+"""Declarations of ablations: what a claim varies, measures and expects, checked when it is imported.
+
+An ablation module in ``ablations/`` decorates its train function with :func:`ablation`; importing the
+module registers it. :func:`discover` imports every module of the package so that ``list`` sees them all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import keyword
+import pkgutil
+import sys
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, Sequence
+
+from suite.errors import DeclarationError
+
+TIERS = ("smoke", "quick", "full")
+DIRECTIONS = ("greater", "less")
+# Bumped when the engine changes what a run computes; part of every run key, so old records are not reused.
+ENGINE_VERSION = "1"
+SCALAR_TYPES = (bool, int, float, str)
+# Column names of the tidy tables, which factor columns must not shadow.
+RESERVED = {"key", "ablation", "tier", "seed", "device", "status", "code_version", "metric", "value", "epoch",
+            "step", "layer", "stat", "error"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """A configuration value with its type taken from the default, and optional bounds or choices."""
+
+    default: Any
+    min: float | None = None
+    max: float | None = None
+    choices: tuple | None = None
+    help: str = ""
+
+    @property
+    def type(self) -> type:
+        return type(self.default)
+
+
+@dataclass(frozen=True)
+class Tier:
+    """A scale at which an ablation runs: number of seeds, config overrides and an optional narrower grid."""
+
+    seeds: int
+    config: Mapping[str, Any] = field(default_factory=dict)
+    factors: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    about: str = ""
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """A directed comparison: ``metric`` of the runs matching ``a`` is greater (or less) than of those matching ``b``.
+
+    ``where`` restricts both sides to a slice of the grid. Runs pair across the two sides when they share the
+    seed, the device and every factor not named in ``a``/``b``.
+    """
+
+    metric: str
+    direction: str
+    a: Mapping[str, Any]
+    b: Mapping[str, Any]
+    where: Mapping[str, Any] = field(default_factory=dict)
+    label: str = ""
+
+    def describe(self) -> str:
+        if self.label:
+            return self.label
+        sign = ">" if self.direction == "greater" else "<"
+        fmt = lambda d: ", ".join(f"{k}={v}" for k, v in d.items())  # noqa: E731
+        where = f" where {fmt(self.where)}" if self.where else ""
+        return f"{self.metric}: {fmt(self.a)} {sign} {fmt(self.b)}{where}"
+
+
+def Greater(metric: str, a: Mapping, b: Mapping, where: Mapping | None = None, label: str = "") -> Hypothesis:
+    return Hypothesis(metric, "greater", dict(a), dict(b), dict(where or {}), label)
+
+
+def Less(metric: str, a: Mapping, b: Mapping, where: Mapping | None = None, label: str = "") -> Hypothesis:
+    return Hypothesis(metric, "less", dict(a), dict(b), dict(where or {}), label)
+
+
+@dataclass(frozen=True)
+class Ablation:
+    name: str
+    section: str
+    claim: str
+    config: Mapping[str, Param]
+    factors: Mapping[str, tuple]
+    metrics: Mapping[str, str]
+    hypotheses: tuple[Hypothesis, ...]
+    tiers: Mapping[str, Tier]
+    train: Callable
+    module: str
+    code_version: str
+    about: str = ""
+
+    def grid(self, tier: str) -> dict[str, tuple]:
+        """The factor grid of a tier: the declared factors with the tier's narrower lists applied."""
+        return {k: tuple(self.tiers[tier].factors.get(k, v)) for k, v in self.factors.items()}
+
+    def factor_values(self, name: str) -> list:
+        """Every value a factor takes in any tier, in declaration order."""
+        seen = list(self.factors[name])
+        for t in self.tiers.values():
+            seen += [v for v in t.factors.get(name, ()) if v not in seen]
+        return seen
+
+    def n_variants(self, tier: str) -> int:
+        n = 1
+        for values in self.grid(tier).values():
+            n *= len(values)
+        return n
+
+
+REGISTRY: dict[str, Ablation] = {}
+
+
+def _fail(name: str, fld: str, why: str) -> None:
+    raise DeclarationError(f"ablation {name!r}: field {fld!r}: {why}")
+
+
+def _check_scalar(name: str, fld: str, value: Any) -> None:
+    if not isinstance(value, SCALAR_TYPES):
+        _fail(name, fld, f"{value!r} is a {type(value).__name__}; values must be bool, int, float or str")
+
+
+def _code_version(train: Callable) -> str:
+    """Hash of the ablation module's source plus the engine version: editing either invalidates old runs."""
+    module = sys.modules.get(train.__module__)
+    try:
+        source = inspect.getsource(module) if module else inspect.getsource(train)
+    except (OSError, TypeError):
+        source = train.__qualname__
+    return hashlib.sha256(f"{ENGINE_VERSION}\n{source}".encode()).hexdigest()[:12]
+
+
+def ablation(
+    *,
+    name: str,
+    section: str,
+    claim: str,
+    data: str | None,
+    factors: Mapping[str, Sequence[Any]],
+    metrics: Mapping[str, str],
+    hypotheses: Sequence[Hypothesis],
+    tiers: Mapping[str, Tier],
+    config: Mapping[str, Any] | None = None,
+) -> Callable[[Callable], Callable]:
+    """Register the decorated ``train(ctx) -> dict`` function as an ablation, validating the declaration."""
+
+    def register(train: Callable) -> Callable:
+        abl = validate(
+            name=name, section=section, claim=claim, data=data, factors=factors, metrics=metrics,
+            hypotheses=hypotheses, tiers=tiers, config=config or {}, train=train,
+        )
+        if name in REGISTRY and REGISTRY[name].module != abl.module:
+            _fail(name, "name", f"already registered by module {REGISTRY[name].module}")
+        REGISTRY[name] = abl
+        return train
+
+    return register
+
+
+def validate(*, name, section, claim, data, factors, metrics, hypotheses, tiers, config, train) -> Ablation:
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise DeclarationError(f"ablation {name!r}: field 'name': must be a Python identifier such as 'my_claim'")
+    for fld, value in (("section", section), ("claim", claim)):
+        if not isinstance(value, str) or not value.strip():
+            _fail(name, fld, "must be a non-empty string")
+    if not callable(train) or len(inspect.signature(train).parameters) != 1:
+        _fail(name, "train", "must be a function taking one argument, the run context")
+
+    params: dict[str, Param] = {}
+    for key, value in dict(config).items():
+        param = value if isinstance(value, Param) else Param(value)
+        _check_scalar(name, f"config.{key}", param.default)
+        if param.choices is not None and param.default not in param.choices:
+            _fail(name, f"config.{key}", f"default {param.default!r} is not among choices {param.choices}")
+        params[key] = param
+    if data is not None:
+        from suite.data import DATASETS  # deferred: data imports torch, and `list` should not need the data
+
+        if data not in DATASETS:
+            _fail(name, "data", f"unknown dataset {data!r}; known: {', '.join(DATASETS)}")
+        params.setdefault("data", Param(data, choices=tuple(DATASETS), help="dataset"))
+
+    if not isinstance(factors, Mapping) or not factors:
+        _fail(name, "factors", "must be a non-empty mapping of factor name to a list of values")
+    grid: dict[str, tuple] = {}
+    for key, values in factors.items():
+        if key in RESERVED or not key.isidentifier():
+            _fail(name, f"factors.{key}", f"must be an identifier and not one of {', '.join(sorted(RESERVED))}")
+        if key in params:
+            _fail(name, f"factors.{key}", "is also a config key; a name is either a factor or a config value")
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+            _fail(name, f"factors.{key}", "must be a non-empty list of values")
+        for v in values:
+            _check_scalar(name, f"factors.{key}", v)
+        if len({type(v) for v in values}) > 1:
+            _fail(name, f"factors.{key}", "values must all have one type")
+        if len(set(values)) != len(values):
+            _fail(name, f"factors.{key}", "values must be distinct")
+        grid[key] = tuple(values)
+
+    if not isinstance(metrics, Mapping) or not metrics:
+        _fail(name, "metrics", "must map each metric name to a one-line description")
+
+    missing = [t for t in TIERS if t not in tiers]
+    if missing:
+        _fail(name, "tiers", f"missing tier(s) {', '.join(missing)}; every ablation declares {', '.join(TIERS)}")
+    for tname, tier in tiers.items():
+        where = f"tiers.{tname}"
+        if tname not in TIERS:
+            _fail(name, where, f"unknown tier; tiers are {', '.join(TIERS)}")
+        if not isinstance(tier, Tier):
+            _fail(name, where, "must be a Tier(...)")
+        if not isinstance(tier.seeds, int) or tier.seeds < 1:
+            _fail(name, f"{where}.seeds", "must be a positive integer")
+        for key, value in tier.config.items():
+            if key not in params:
+                _fail(name, f"{where}.config.{key}", f"not a config key; keys: {', '.join(params)}")
+            if type(value) is not params[key].type and not (params[key].type is float and type(value) is int):
+                _fail(name, f"{where}.config.{key}", f"{value!r} is not a {params[key].type.__name__}")
+        for key, values in tier.factors.items():
+            if key not in grid:
+                _fail(name, f"{where}.factors.{key}", f"not a factor; factors: {', '.join(grid)}")
+            if isinstance(values, (str, bytes)) or not values:
+                _fail(name, f"{where}.factors.{key}", "must be a non-empty list of values")
+
+    all_values = {k: set(v) for k, v in grid.items()}
+    for tier in tiers.values():
+        for k, values in tier.factors.items():
+            all_values[k] |= set(values)
+    for i, hyp in enumerate(hypotheses):
+        where = f"hypotheses[{i}]"
+        if not isinstance(hyp, Hypothesis):
+            _fail(name, where, "must be built with Greater(...) or Less(...)")
+        if hyp.metric not in metrics:
+            _fail(name, f"{where}.metric", f"{hyp.metric!r} is not a declared metric ({', '.join(metrics)})")
+        if hyp.direction not in DIRECTIONS:
+            _fail(name, f"{where}.direction", f"must be one of {DIRECTIONS}")
+        if not hyp.a or set(hyp.a) != set(hyp.b):
+            _fail(name, where, "a and b must name the same factors, at least one")
+        if hyp.a == hyp.b:
+            _fail(name, where, "a and b are the same slice")
+        for side in ("a", "b", "where"):
+            for k, v in getattr(hyp, side).items():
+                if k not in grid:
+                    _fail(name, f"{where}.{side}.{k}", f"not a factor; factors: {', '.join(grid)}")
+                for item in v if isinstance(v, (list, tuple)) else [v]:
+                    if item not in all_values[k]:
+                        _fail(name, f"{where}.{side}.{k}", f"{item!r} is not a value of factor {k!r}")
+        if set(hyp.where) & set(hyp.a):
+            _fail(name, f"{where}.where", "must not name the factors compared in a and b")
+
+    module = getattr(train, "__module__", "?")
+    return Ablation(
+        name=name, section=section, claim=claim.strip(), config=MappingProxyType(params),
+        factors=MappingProxyType(grid), metrics=MappingProxyType(dict(metrics)), hypotheses=tuple(hypotheses),
+        tiers=MappingProxyType(dict(tiers)), train=train, module=module, code_version=_code_version(train),
+        about=inspect.cleandoc(sys.modules[module].__doc__ or "") if module in sys.modules else "",
+    )
+
+
+def discover(package: str = "ablations") -> dict[str, Ablation]:
+    """Import every module of the ablations package; a module that fails to import is named in the error."""
+    pkg = importlib.import_module(package)
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        modname = f"{package}.{info.name}"
+        if info.name.startswith("_") or modname in sys.modules:
+            continue
+        try:
+            importlib.import_module(modname)
+        except DeclarationError:
+            raise
+        except Exception as exc:  # any import failure becomes one line that names the module
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            raise DeclarationError(f"ablation module {modname} failed to import: {type(exc).__name__}: {first}")
+    return REGISTRY
+
+
+def get(name: str) -> Ablation:
+    from suite.errors import UsageError
+
+    registry = discover()
+    if name not in registry:
+        import difflib
+
+        close = difflib.get_close_matches(name, registry, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise UsageError(f"unknown ablation {name!r}{hint} (known: {', '.join(sorted(registry)) or 'none'})")
+    return registry[name]

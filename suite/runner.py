@@ -1,0 +1,261 @@
+"""Plan (variants x seeds x devices), skip what the store has, run the rest in parallel, store each record."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import itertools
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from suite.errors import UsageError
+from suite.registry import Ablation, get
+from suite.store import Store
+
+DEVICE_CHOICES = ("cpu", "cuda", "mps", "auto", "all")
+DONE = ("ok", "diverged")  # outcomes that a rerun reproduces; failed runs are tried again
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    ablation: str
+    tier: str
+    config: dict
+    factors: dict
+    seed: int
+    device: str
+    code_version: str
+    key: str
+
+
+def run_key(ablation: str, config: dict, seed: int, device: str, tier: str, code_version: str) -> str:
+    """Content address of a run: stable across processes and dict orders."""
+    payload = json.dumps([ablation, config, seed, device, tier, code_version], sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def available_devices() -> list[str]:
+    import torch
+
+    found = ["cpu"]
+    if torch.cuda.is_available():
+        found.append("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        found.append("mps")
+    return found
+
+
+def resolve_devices(choice: str) -> list[str]:
+    if choice not in DEVICE_CHOICES:
+        raise UsageError(f"unknown device {choice!r}; choose one of {', '.join(DEVICE_CHOICES)}")
+    present = available_devices()
+    if choice == "all":
+        return present
+    if choice == "auto":
+        return [present[-1]]
+    if choice not in present:
+        raise UsageError(f"device {choice!r} is not available on this machine (available: {', '.join(present)})")
+    return [choice]
+
+
+def plan(
+    abl: Ablation,
+    tier: str,
+    *,
+    seeds: int | None = None,
+    devices: Iterable[str] = ("cpu",),
+    config: dict[str, Any] | None = None,
+    factors: dict[str, tuple] | None = None,
+) -> list[RunSpec]:
+    """Every run of a tier, seed-major so that an interrupted plan still holds complete pairs."""
+    if tier not in abl.tiers:
+        raise UsageError(f"unknown tier {tier!r}; tiers: {', '.join(abl.tiers)}")
+    if seeds is not None and seeds < 1:
+        raise UsageError(f"--seeds must be at least 1, got {seeds}")
+    t = abl.tiers[tier]
+    base = {k: p.default for k, p in abl.config.items()} | dict(t.config) | dict(config or {})
+    grid = abl.grid(tier) | dict(factors or {})
+    names = list(grid)
+    specs = []
+    for seed in range(seeds if seeds is not None else t.seeds):
+        for values in itertools.product(*grid.values()):
+            variant = dict(zip(names, values))
+            cfg = base | variant
+            for device in devices:
+                key = run_key(abl.name, cfg, seed, device, tier, abl.code_version)
+                specs.append(RunSpec(abl.name, tier, cfg, variant, seed, device, abl.code_version, key))
+    return specs
+
+
+@functools.lru_cache(maxsize=None)
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                             text=True, timeout=5)
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+@functools.lru_cache(maxsize=None)
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment(device: str) -> dict:
+    import numpy
+    import torch
+
+    if device == "cuda":
+        name = torch.cuda.get_device_name()
+    elif device == "mps":
+        name = "Apple MPS"
+    else:
+        name = _cpu_model()
+    return {
+        "python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
+        "platform": platform.platform(), "device_name": name, "cpu": _cpu_model(),
+        "threads": torch.get_num_threads(), "git_commit": _git_commit(),
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "cuda": torch.version.cuda if device == "cuda" else None,
+    }
+
+
+def execute(spec: RunSpec, root: str, data_dir: str | None = None, threads: int = 1) -> dict:
+    """Run one spec and store its record; returns a short summary. Never raises for a failing run."""
+    import torch
+
+    from suite.context import Config, RunContext
+    from suite.train import Diverged
+
+    torch.set_num_threads(threads)
+    abl = get(spec.ablation)
+    started = time.perf_counter()
+    ctx = RunContext(spec.ablation, spec.tier, Config(spec.config), spec.seed, torch.device(spec.device), data_dir)
+    status, extra, train_s = "ok", {}, 0.0
+    try:
+        if "data" in spec.config:
+            ctx.data  # load outside the timed training
+        t0 = time.perf_counter()
+        try:
+            ctx.report(**(abl.train(ctx) or {}))
+        finally:
+            train_s = time.perf_counter() - t0
+    except Diverged as exc:
+        status, extra = "diverged", {"diverged_step": exc.step, "error": str(exc)}
+    except Exception as exc:  # stored as a failed run, with its traceback, and tried again next time
+        status = "failed"
+        extra = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+    record = {
+        **asdict(spec), "status": status, **extra,
+        "metrics": ctx.metrics,
+        "curves": ctx.curves, "probes": ctx.probes,
+        "timing": {"wall_s": time.perf_counter() - started, "train_s": train_s,
+                   "samples_per_s": ctx.samples / train_s if train_s > 0 else None},
+        "env": environment(spec.device),
+        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    Store(root).write(record)
+    return {"key": spec.key, "status": status, "error": extra.get("error")}
+
+
+def pending(specs: list[RunSpec], store: Store) -> list[RunSpec]:
+    """The specs whose record is missing or failed."""
+    todo = []
+    for spec in specs:
+        path = store.path(spec.ablation, spec.key)
+        if not path.is_file():
+            todo.append(spec)
+            continue
+        record = store.read(path)
+        if record is None or record.get("status") not in DONE:
+            todo.append(spec)
+    return todo
+
+
+def workers_and_threads(jobs: int | None, n_runs: int) -> tuple[int, int]:
+    """Parallel workers and torch threads per worker, whose product never exceeds the cores."""
+    cores = cpu_count()
+    if jobs is not None and jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    workers = max(1, min(jobs or cores, cores, n_runs))
+    return workers, max(1, cores // workers)
+
+
+def run(specs: list[RunSpec], store: Store, *, jobs: int | None = None, data_dir: str | None = None,
+        progress: bool = True, label: str = "") -> list[dict]:
+    """Execute the pending specs; each worker stores its own records, so a kill loses only runs in flight."""
+    todo = pending(specs, store)
+    if not todo:
+        return []
+    store.ensure_writable()
+    workers, threads = workers_and_threads(jobs, len(todo))
+    root = str(store.root)
+    if workers == 1:
+        results = (execute(s, root, data_dir, threads) for s in todo)
+    else:
+        from joblib import Parallel, delayed
+
+        parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")
+        results = parallel(delayed(execute)(s, root, data_dir, threads) for s in todo)
+    summaries = []
+    with _progress(progress, len(todo), label or todo[0].ablation) as advance:
+        for summary in results:
+            summaries.append(summary)
+            advance(summary)
+    return summaries
+
+
+class _progress:
+    """A rich progress bar on stderr (runs done/total, elapsed, ETA); silent when disabled."""
+
+    def __init__(self, enabled: bool, total: int, label: str):
+        self.enabled, self.total, self.label = enabled, total, label
+
+    def __enter__(self):
+        if not self.enabled:
+            return lambda summary: None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+            TimeRemainingColumn
+
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
+                            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                            TextColumn("{task.fields[note]}"), console=Console(stderr=True), transient=False)
+        self.bar.start()
+        task = self.bar.add_task(self.label, total=self.total, note="")
+        counts: dict[str, int] = {}
+
+        def advance(summary: dict) -> None:
+            counts[summary["status"]] = counts.get(summary["status"], 0) + 1
+            note = ", ".join(f"{n} {s}" for s, n in counts.items() if s != "ok")
+            self.bar.update(task, advance=1, note=note)
+
+        return advance
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self.bar.stop()
+        return False

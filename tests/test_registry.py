@@ -1,0 +1,83 @@
+"""Declarations are validated at import: a bad one fails with a message naming the ablation and the field."""
+
+import pytest
+
+from suite.errors import DeclarationError, UsageError
+from suite.registry import Greater, Less, Param, Tier, ablation, discover, get, validate
+
+
+def _train(ctx):
+    return {}
+
+
+def decl(**changes):
+    base = dict(
+        name="toy", section="1.1", claim="A is better than B.", data="digits",
+        factors={"arm": ["a", "b"], "depth": [1, 2]}, metrics={"acc": "accuracy"},
+        hypotheses=[Greater("acc", a={"arm": "a"}, b={"arm": "b"}, where={"depth": 2})],
+        tiers={"smoke": Tier(seeds=1), "quick": Tier(seeds=2), "full": Tier(seeds=3, factors={"depth": [1, 2, 3]})},
+        config={"lr": Param(0.1, min=0.0), "epochs": 2}, train=_train,
+    )
+    return base | changes
+
+
+def test_valid_declaration_builds_grid_and_params():
+    abl = validate(**decl())
+    assert abl.grid("full") == {"arm": ("a", "b"), "depth": (1, 2, 3)}
+    assert abl.n_variants("smoke") == 4 and abl.n_variants("full") == 6
+    assert abl.config["epochs"].default == 2 and abl.config["data"].default == "digits"
+    assert abl.factor_values("depth") == [1, 2, 3]
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"name": "not a name"}, "name"),
+    ({"claim": " "}, "claim"),
+    ({"data": "imagenet"}, "data"),
+    ({"factors": {}}, "factors"),
+    ({"factors": {"arm": []}}, "factors.arm"),
+    ({"factors": {"arm": ["a", 1]}}, "factors.arm"),
+    ({"factors": {"arm": ["a", "a"]}}, "factors.arm"),
+    ({"factors": {"seed": [1, 2]}}, "factors.seed"),
+    ({"factors": {"lr": [0.1, 0.2]}}, "factors.lr"),
+    ({"config": {"lr": [0.1]}}, "config.lr"),
+    ({"config": {"opt": Param("sgd", choices=("adam",))}}, "config.opt"),
+    ({"metrics": {}}, "metrics"),
+    ({"tiers": {"smoke": Tier(seeds=1), "quick": Tier(seeds=1)}}, "tiers"),
+    ({"tiers": {"smoke": Tier(seeds=0), "quick": Tier(seeds=1), "full": Tier(seeds=1)}}, "tiers.smoke.seeds"),
+    ({"tiers": {"smoke": Tier(seeds=1, config={"nope": 1}), "quick": Tier(seeds=1), "full": Tier(seeds=1)}},
+     "tiers.smoke.config.nope"),
+    ({"tiers": {"smoke": Tier(seeds=1, config={"epochs": "x"}), "quick": Tier(seeds=1), "full": Tier(seeds=1)}},
+     "tiers.smoke.config.epochs"),
+    ({"tiers": {"smoke": Tier(seeds=1, factors={"nope": [1]}), "quick": Tier(seeds=1), "full": Tier(seeds=1)}},
+     "tiers.smoke.factors.nope"),
+    ({"hypotheses": [Greater("loss", a={"arm": "a"}, b={"arm": "b"})]}, "hypotheses[0].metric"),
+    ({"hypotheses": [Greater("acc", a={"arm": "c"}, b={"arm": "b"})]}, "hypotheses[0].a.arm"),
+    ({"hypotheses": [Less("acc", a={"arm": "a"}, b={"depth": 1})]}, "hypotheses[0]"),
+    ({"hypotheses": [Less("acc", a={"arm": "a"}, b={"arm": "b"}, where={"width": 3})]}, "hypotheses[0].where.width"),
+    ({"hypotheses": ["acc is higher"]}, "hypotheses[0]"),
+    ({"train": lambda: None}, "train"),
+])
+def test_bad_declaration_names_ablation_and_field(changes, field):
+    with pytest.raises(DeclarationError) as err:
+        validate(**decl(**changes))
+    message = str(err.value)
+    assert "'toy'" in message or "not a name" in message
+    assert f"'{field}'" in message
+    assert "\n" not in message
+
+
+def test_hypothesis_values_may_come_from_any_tier():
+    hyp = [Less("acc", a={"depth": 3}, b={"depth": 1}, where={"arm": "a"})]
+    assert validate(**decl(hypotheses=hyp)).hypotheses[0].a == {"depth": 3}
+
+
+def test_decorator_registers_and_refuses_a_second_module_with_the_same_name():
+    registry = discover()
+    assert "vanishing_gradients" in registry
+    with pytest.raises(DeclarationError, match="already registered"):
+        ablation(**{k: v for k, v in decl(name="vanishing_gradients").items() if k != "train"})(_train)
+
+
+def test_unknown_ablation_suggests_a_close_match():
+    with pytest.raises(UsageError, match="did you mean 'vanishing_gradients'"):
+        get("vanishing_gradient")

@@ -1,0 +1,96 @@
+"""The store: round trip, atomic writes under SIGKILL, unreadable records moved aside, tidy frames."""
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from suite import tables
+from suite.store import SCHEMA_VERSION, Store
+from tests.conftest import ROOT
+
+
+def record(key="k1", seed=0, status="ok", **extra):
+    return {"key": key, "ablation": "toy", "tier": "smoke", "seed": seed, "device": "cpu", "status": status,
+            "code_version": "v", "config": {"arm": "a"}, "factors": {"arm": "a"},
+            "metrics": {"acc": 0.5, "ratio": -math.inf}, "curves": [{"epoch": 0, "metric": "acc", "value": math.nan}],
+            "probes": [{"step": 0, "layer": 1, "stat": "g", "value": 1.0}], "timing": {"wall_s": 1.0}, **extra}
+
+
+def test_round_trip_keeps_non_finite_values(tmp_path):
+    store = Store(tmp_path)
+    path = store.write(record())
+    assert path == tmp_path / "toy" / "k1.json" and store.has("toy", "k1")
+    (back,) = store.records("toy")
+    assert back["schema"] == SCHEMA_VERSION
+    assert back["metrics"]["ratio"] == -math.inf and math.isnan(back["curves"][0]["value"])
+    assert json.loads(path.read_text())["metrics"]["ratio"] == "-inf"  # strict JSON on disk
+    assert [r["key"] for r in store.records("toy", keys=["k1", "absent"])] == ["k1"]
+
+
+def test_unreadable_or_unknown_schema_records_are_moved_aside_not_deleted(tmp_path, caplog):
+    store = Store(tmp_path)
+    store.write(record("good"))
+    (tmp_path / "toy" / "torn.json").write_text('{"key": "torn", "sche')
+    (tmp_path / "toy" / "future.json").write_text(json.dumps({"schema": 99, "key": "future"}))
+    keys = [r["key"] for r in store.records("toy")]
+    assert keys == ["good"]
+    assert sorted(p.name for p in (tmp_path / "toy" / "corrupt").iterdir()) == ["future.json", "torn.json"]
+    assert sum("moved to" in m for m in caplog.messages) == 2
+
+
+def test_unwritable_results_directory_is_one_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    from suite.errors import SuiteError
+
+    with pytest.raises(SuiteError, match="not writable"):
+        Store(blocker / "results").ensure_writable()
+
+
+WRITER = """
+import sys
+from suite.store import Store
+store = Store(sys.argv[1])
+curve = [{"epoch": i, "metric": "m", "value": i * 0.5} for i in range(20000)]
+i = 0
+while True:
+    store.write({"key": f"r{i % 7}", "ablation": "toy", "status": "ok", "curves": curve, "n": i})
+    i += 1
+"""
+
+
+def test_killed_writer_never_leaves_a_partial_record(tmp_path):
+    """SIGKILL a process that rewrites large records in a loop: every record on disk parses whole."""
+    for trial in range(5):
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)], cwd=ROOT,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+        deadline = time.time() + 20
+        while not list((tmp_path / "toy").glob("*.json")) and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.05 * (trial + 1))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        paths = list((tmp_path / "toy").glob("*.json"))
+        assert paths
+        for path in paths:
+            assert len(json.loads(path.read_text())["curves"]) == 20000
+    records = list(Store(tmp_path).records("toy"))
+    assert len(records) == len(list((tmp_path / "toy").glob("*.json")))
+    assert not (tmp_path / "toy" / "corrupt").exists()
+
+
+def test_tidy_frames(tmp_path):
+    recs = [record("a", seed=0), record("b", seed=1, status="diverged", metrics={})]
+    m = tables.metrics(recs, declared=["acc", "ratio"])
+    assert set(m.columns) >= {"key", "seed", "device", "arm", "metric", "value"}
+    assert len(m) == 4  # two metrics per run; the diverged run's are NaN, not dropped
+    assert m[m.key == "b"]["value"].isna().all()
+    assert list(tables.curves(recs).columns[-3:]) == ["epoch", "metric", "value"] and len(tables.curves(recs)) == 2
+    assert set(tables.probes(recs)["stat"]) == {"g"}
+    assert list(tables.runs(recs)["status"]) == ["ok", "diverged"]
