@@ -1,0 +1,74 @@
+"""Verdicts from constructed records with known answers: pairing, direction, Holm, diverged runs."""
+
+import numpy as np
+import pytest
+
+from suite.registry import Greater, Less, Tier, validate
+from suite.verdicts import judge
+
+
+def _abl(hypotheses):
+    return validate(
+        name="toy", section="0", claim="c", data=None, factors={"arm": ["a", "b"], "size": [1, 2]},
+        metrics={"acc": "accuracy"}, hypotheses=hypotheses, config={},
+        tiers={t: Tier(seeds=1) for t in ("smoke", "quick", "full")}, train=lambda ctx: {},
+    )
+
+
+def _records(values: dict, status=None):
+    """values: (arm, size) -> list of per-seed accuracies."""
+    out = []
+    for (arm, size), accs in values.items():
+        for seed, acc in enumerate(accs):
+            st = (status or {}).get((arm, size, seed), "ok")
+            out.append({"key": f"{arm}{size}{seed}", "ablation": "toy", "tier": "smoke", "seed": seed,
+                        "device": "cpu", "status": st, "factors": {"arm": arm, "size": size},
+                        "metrics": {} if st != "ok" else {"acc": acc}})
+    return out
+
+
+rng = np.random.default_rng(0)
+# Big between-seed spread, a small consistent shift: only a paired test sees it.
+BASE = rng.normal(0.5, 0.2, 8)
+VALUES = {("a", 1): list(BASE + 0.05 + rng.normal(0, 0.005, 8)), ("b", 1): list(BASE),
+          ("a", 2): list(BASE), ("b", 2): list(BASE + 0.05)}
+
+
+def test_paired_direction_and_contradiction():
+    j = judge(_abl([Greater("acc", {"arm": "a"}, {"arm": "b"}, where={"size": 1}),
+                    Greater("acc", {"arm": "a"}, {"arm": "b"}, where={"size": 2})]), _records(VALUES))
+    h = j.hypotheses
+    assert list(h["test"]) == ["paired t", "paired t"]
+    assert list(h["verdict"]) == ["reproduced", "contradicted"]
+    assert (h["p_adj"] >= h["p"]).all()
+    assert j.claims == {"cpu": "contradicted"} and j.claim == "contradicted"
+
+
+def test_slice_pairs_over_unnamed_factors_and_holm_adjusts():
+    # Without `where`, each seed contributes one pair per size: 16 pairs, mixed directions -> not significant.
+    j = judge(_abl([Less("acc", {"arm": "a"}, {"arm": "b"}), Greater("acc", {"arm": "a"}, {"arm": "b"},
+                                                                        where={"size": 1})]), _records(VALUES))
+    first, second = j.hypotheses.to_dict("records")
+    assert first["n_a"] == 16 and first["verdict"] == "inconclusive"
+    small, large = sorted([first["p"], second["p"]])
+    expected = {small: min(1.0, 2 * small), large: min(1.0, max(2 * small, large))}
+    assert first["p_adj"] == pytest.approx(expected[first["p"]])
+    assert second["p_adj"] == pytest.approx(expected[second["p"]])
+
+
+def test_diverged_runs_are_counted_not_averaged():
+    status = {("a", 1, 0): "diverged", ("a", 1, 3): "diverged"}
+    j = judge(_abl([Greater("acc", {"arm": "a"}, {"arm": "b"}, where={"size": 1})]), _records(VALUES, status))
+    row = j.hypotheses.iloc[0]
+    assert row["n_excluded"] == 2 and row["n_a"] == 6
+    assert j.counts == {"ok": 30, "diverged": 2}
+    s = j.summary.set_index(["arm", "size", "metric"]).loc[("a", 1, "acc")]
+    assert s["n"] == 6 and s["n_excluded"] == 2
+
+
+def test_hypothesis_without_runs_is_not_run():
+    records = [r for r in _records(VALUES) if r["factors"]["size"] == 1]
+    j = judge(_abl([Greater("acc", {"arm": "a"}, {"arm": "b"}, where={"size": 2}),
+                    Greater("acc", {"arm": "a"}, {"arm": "b"}, where={"size": 1})]), records)
+    assert list(j.hypotheses["verdict"]) == ["not run", "reproduced"]
+    assert j.claim == "reproduced"  # the untestable hypothesis does not decide the claim
