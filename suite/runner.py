@@ -171,7 +171,7 @@ def execute(spec: RunSpec, root: str, data_dir: str | None = None, threads: int 
     record = {
         **asdict(spec), "status": status, **extra,
         "metrics": ctx.metrics,
-        "curves": ctx.curves, "probes": ctx.probes,
+        "curves": columns(ctx.curves), "probes": columns(ctx.probes),
         "timing": {"wall_s": time.perf_counter() - started, "train_s": train_s,
                    "samples_per_s": ctx.samples / train_s if train_s > 0 else None},
         "env": environment(spec.device),
@@ -179,6 +179,12 @@ def execute(spec: RunSpec, root: str, data_dir: str | None = None, threads: int 
     }
     Store(root).write(record)
     return {"key": spec.key, "status": status, "error": extra.get("error")}
+
+
+def columns(rows: list[dict]) -> dict[str, list]:
+    """Rows as columns: records stay a third of the size and load straight into a DataFrame."""
+    names = list(dict.fromkeys(k for row in rows for k in row))
+    return {k: [row.get(k) for row in rows] for k in names}
 
 
 def pending(specs: list[RunSpec], store: Store) -> list[RunSpec]:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Iterable, Iterator
 
 from suite.errors import SuiteError
 
@@ -24,27 +23,6 @@ log = logging.getLogger(__name__)
 
 def default_root() -> Path:
     return Path(os.environ.get(ENV_VAR) or "results")
-
-
-def _clean(value: Any) -> Any:
-    """JSON has no NaN or infinity: store them as strings that load back as floats."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
-
-
-def _restore(value: Any) -> Any:
-    if value in ("nan", "inf", "-inf"):
-        return float(value)
-    if isinstance(value, dict):
-        return {k: _restore(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_restore(v) for v in value]
-    return value
 
 
 class Store:
@@ -70,7 +48,8 @@ class Store:
         record = {"schema": SCHEMA_VERSION, **record}
         target = self.path(record["ablation"], record["key"])
         target.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(_clean(record), indent=1, sort_keys=True, allow_nan=False)
+        # NaN and infinities are written as JSON's common extension (NaN, Infinity), which json and pandas read.
+        text = json.dumps(record, separators=(",", ":"), sort_keys=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{record['key']}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w") as fh:
@@ -86,7 +65,7 @@ class Store:
     def read(self, path: Path) -> dict | None:
         """A record, or None (after moving the file aside) when it is not a whole record of a known schema."""
         try:
-            record = _restore(json.loads(path.read_text()))
+            record = json.loads(path.read_text())
             if not isinstance(record, dict) or record.get("schema") != SCHEMA_VERSION or "key" not in record:
                 raise ValueError(f"unknown schema {record.get('schema') if isinstance(record, dict) else '?'}")
             return record

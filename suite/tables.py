@@ -38,13 +38,20 @@ def metrics(records: Iterable[dict], declared: Sequence[str] = ()) -> pd.DataFra
     return pd.DataFrame(rows, columns=None if rows else [*RUN_COLUMNS, "metric", "value"])
 
 
+def _long(records: Iterable[dict], field: str, columns: list[str]) -> pd.DataFrame:
+    """Concatenate each record's column-oriented ``field`` with the run's identity repeated on every row."""
+    frames = [pd.DataFrame(r[field]).assign(**_ident(r)) for r in records if r.get(field)]
+    if not frames:
+        return pd.DataFrame(columns=[*RUN_COLUMNS, *columns])
+    df = pd.concat(frames, ignore_index=True)
+    return df[[c for c in df.columns if c not in columns] + [c for c in columns if c in df.columns]]
+
+
 def curves(records: Iterable[dict]) -> pd.DataFrame:
     """Long-form learning curves: one row per (run, epoch, metric)."""
-    rows = [{**_ident(r), **point} for r in records for point in r.get("curves", [])]
-    return pd.DataFrame(rows, columns=None if rows else [*RUN_COLUMNS, "epoch", "metric", "value"])
+    return _long(records, "curves", ["epoch", "metric", "value"])
 
 
 def probes(records: Iterable[dict]) -> pd.DataFrame:
     """Long-form probe statistics: one row per (run, step, layer, stat)."""
-    rows = [{**_ident(r), **point} for r in records for point in r.get("probes", [])]
-    return pd.DataFrame(rows, columns=None if rows else [*RUN_COLUMNS, "step", "layer", "stat", "value"])
+    return _long(records, "probes", ["epoch", "step", "layer", "stat", "value"])
