@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 from suite.errors import DeclarationError
 
 TIERS = ("smoke", "quick", "full")
-DIRECTIONS = ("greater", "less")
+DIRECTIONS = ("greater", "less", "similar")
 # Bumped when the engine changes what a run computes; part of every run key, so old records are not reused.
 ENGINE_VERSION = "1"
 SCALAR_TYPES = (bool, int, float, str)
@@ -67,22 +67,35 @@ class Hypothesis:
     b: Mapping[str, Any]
     where: Mapping[str, Any] = field(default_factory=dict)
     label: str = ""
+    # factor -> metric: each side runs at the factor value with the best mean of that metric (prefix "-" to
+    # minimize), e.g. {"lr": "val_acc"} compares two optimizers each at its own best learning rate.
+    best: Mapping[str, str] = field(default_factory=dict)
+    margin: float | None = None  # for "similar": the largest |a - b| that counts as no difference
 
     def describe(self) -> str:
         if self.label:
             return self.label
-        sign = ">" if self.direction == "greater" else "<"
+        sign = {"greater": ">", "less": "<", "similar": f"~ (within {self.margin})"}[self.direction]
         fmt = lambda d: ", ".join(f"{k}={v}" for k, v in d.items())  # noqa: E731
         where = f" where {fmt(self.where)}" if self.where else ""
-        return f"{self.metric}: {fmt(self.a)} {sign} {fmt(self.b)}{where}"
+        best = f", each at its best {fmt(self.best)}" if self.best else ""
+        return f"{self.metric}: {fmt(self.a)} {sign} {fmt(self.b)}{where}{best}"
 
 
-def Greater(metric: str, a: Mapping, b: Mapping, where: Mapping | None = None, label: str = "") -> Hypothesis:
-    return Hypothesis(metric, "greater", dict(a), dict(b), dict(where or {}), label)
+def Greater(metric: str, a: Mapping, b: Mapping, where: Mapping | None = None, label: str = "",
+            best: Mapping[str, str] | None = None) -> Hypothesis:
+    return Hypothesis(metric, "greater", dict(a), dict(b), dict(where or {}), label, dict(best or {}))
 
 
-def Less(metric: str, a: Mapping, b: Mapping, where: Mapping | None = None, label: str = "") -> Hypothesis:
-    return Hypothesis(metric, "less", dict(a), dict(b), dict(where or {}), label)
+def Less(metric: str, a: Mapping, b: Mapping, where: Mapping | None = None, label: str = "",
+         best: Mapping[str, str] | None = None) -> Hypothesis:
+    return Hypothesis(metric, "less", dict(a), dict(b), dict(where or {}), label, dict(best or {}))
+
+
+def Similar(metric: str, a: Mapping, b: Mapping, margin: float, where: Mapping | None = None, label: str = "",
+            best: Mapping[str, str] | None = None) -> Hypothesis:
+    """a and b differ by less than ``margin`` on ``metric``: judged by an equivalence test (TOST)."""
+    return Hypothesis(metric, "similar", dict(a), dict(b), dict(where or {}), label, dict(best or {}), margin)
 
 
 @dataclass(frozen=True)
@@ -245,6 +258,8 @@ def validate(*, name, section, claim, data, factors, metrics, hypotheses, tiers,
             _fail(name, f"{where}.metric", f"{hyp.metric!r} is not a declared metric ({', '.join(metrics)})")
         if hyp.direction not in DIRECTIONS:
             _fail(name, f"{where}.direction", f"must be one of {DIRECTIONS}")
+        if hyp.direction == "similar" and not (isinstance(hyp.margin, (int, float)) and hyp.margin > 0):
+            _fail(name, f"{where}.margin", "a Similar hypothesis needs a positive margin")
         if not hyp.a or set(hyp.a) != set(hyp.b):
             _fail(name, where, "a and b must name the same factors, at least one")
         if hyp.a == hyp.b:
@@ -258,6 +273,11 @@ def validate(*, name, section, claim, data, factors, metrics, hypotheses, tiers,
                         _fail(name, f"{where}.{side}.{k}", f"{item!r} is not a value of factor {k!r}")
         if set(hyp.where) & set(hyp.a):
             _fail(name, f"{where}.where", "must not name the factors compared in a and b")
+        for k, m in hyp.best.items():
+            if k not in grid or k in hyp.a or k in hyp.where:
+                _fail(name, f"{where}.best.{k}", "must be a factor not named in a, b or where")
+            if m.lstrip("-") not in metrics:
+                _fail(name, f"{where}.best.{k}", f"{m.lstrip('-')!r} is not a declared metric")
 
     module = getattr(train, "__module__", "?")
     return Ablation(

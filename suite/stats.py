@@ -197,6 +197,23 @@ def compare(a: pd.Series, b: pd.Series, paired: bool | None = None) -> Compariso
                       float(res.statistic), float(res.pvalue), n_excluded)
 
 
+def _one_sided(c: Comparison, direction: str) -> float:
+    """One-sided p value of a two-sided comparison, for the alternative a > b ("greater") or a < b."""
+    if np.isnan(c.p):
+        return float("nan")
+    towards = c.statistic > 0 if direction == "greater" else c.statistic < 0
+    return c.p / 2 if towards else 1 - c.p / 2
+
+
+def equivalence_p(a: pd.Series, b: pd.Series, margin: float) -> float:
+    """Two one-sided tests (TOST) that ``|a - b| < margin``: the larger of the p values of
+    ``a - b > -margin`` and ``a - b < margin``, each from the same paired or Welch test as :func:`compare`.
+    A small p means the difference is shown to lie within the margin."""
+    lower = _one_sided(compare(a + margin, b), "greater")
+    upper = _one_sided(compare(a - margin, b), "less")
+    return max(lower, upper)
+
+
 def holm(pvalues: Sequence[float]) -> np.ndarray:
     """Holm-Bonferroni adjusted p values, in the input order.
 
@@ -228,6 +245,21 @@ def verdict(diff: float, p_adjusted: float, direction: str, alpha: float = ALPHA
         return "inconclusive"
     claimed = diff > 0 if direction == "greater" else diff < 0
     return "reproduced" if claimed else "contradicted"
+
+
+def similar_verdict(p_equivalence_adjusted: float, ci_low: float, ci_high: float, margin: float,
+                    alpha: float = ALPHA) -> str:
+    """Verdict of a claim that ``a`` and ``b`` do not differ by more than ``margin``.
+
+    "reproduced" when the Holm-adjusted TOST p (:func:`equivalence_p`) is below ``alpha``;
+    "contradicted" when the 95% CI of ``a - b`` lies entirely outside ``[-margin, margin]``;
+    otherwise "inconclusive" (a non-significant difference alone is not evidence of equivalence).
+    """
+    if p_equivalence_adjusted < alpha:
+        return "reproduced"
+    if ci_low > margin or ci_high < -margin:
+        return "contradicted"
+    return "inconclusive"
 
 
 def claim_verdict(verdicts: Sequence[str]) -> str:

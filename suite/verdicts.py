@@ -32,20 +32,39 @@ def _select(df: pd.DataFrame, selector: dict) -> pd.Series:
     return mask
 
 
-def _side(df: pd.DataFrame, selector: dict, pair_on: list[str]) -> pd.Series:
-    side = df[_select(df, selector)]
-    return side.set_index(pair_on)["value"] if pair_on else side["value"]
+def _tune(side: pd.DataFrame, best: dict) -> tuple[pd.DataFrame, dict]:
+    """Keep the side's runs at the factor values whose mean selection metric is best."""
+    chosen = {}
+    for factor, metric in best.items():
+        means = side[side["metric"] == metric.lstrip("-")].groupby(factor)["value"].mean().dropna()
+        if means.empty:
+            return side.iloc[:0], chosen
+        chosen[factor] = means.idxmin() if metric.startswith("-") else means.idxmax()
+        side = side[side[factor] == chosen[factor]]
+    return side, chosen
+
+
+def _side(df: pd.DataFrame, hyp: Hypothesis, selector: dict, pair_on: list[str]) -> tuple[pd.Series, dict]:
+    side, chosen = _tune(df[_select(df, selector)], dict(hyp.best))
+    side = side[side["metric"] == hyp.metric]
+    return (side.set_index(pair_on)["value"] if pair_on else side["value"]), chosen
 
 
 def _compare(df: pd.DataFrame, hyp: Hypothesis, factors: list[str]) -> dict:
-    df = df[(df["metric"] == hyp.metric) & _select(df, hyp.where)]
-    # Runs pair when they share the seed and every factor that the comparison does not vary.
-    pair_on = ["seed"] + [f for f in factors if f not in hyp.a]
-    a, b = _side(df, hyp.a, pair_on), _side(df, hyp.b, pair_on)
+    df = df[_select(df, hyp.where)]
+    # Runs pair when they share the seed and every factor that the comparison neither varies nor tunes.
+    pair_on = ["seed"] + [f for f in factors if f not in hyp.a and f not in hyp.best]
+    (a, chosen_a), (b, chosen_b) = _side(df, hyp, hyp.a, pair_on), _side(df, hyp, hyp.b, pair_on)
     row = {"hypothesis": hyp.describe(), "metric": hyp.metric, "direction": hyp.direction}
+    if hyp.best:
+        row["tuned"] = "; ".join(f"{side}: " + ", ".join(f"{k}={v}" for k, v in c.items())
+                                 for side, c in (("A", chosen_a), ("B", chosen_b)))
     if a.empty or b.empty:
         return row | {"verdict": "not run", "n_a": len(a), "n_b": len(b), "test": "none", "p": np.nan}
     c = stats.compare(a, b)
+    if hyp.direction == "similar":  # the p that Holm adjusts is the equivalence test's
+        row |= {"margin": hyp.margin, "p_difference": c.p}
+        c.p = stats.equivalence_p(a, b, hyp.margin)
     return row | {"test": c.test, "n_a": c.n_a, "n_b": c.n_b, "n_excluded": c.n_excluded, "mean_a": c.mean_a,
                   "mean_b": c.mean_b, "diff": c.diff, "ci_low": c.ci_low, "ci_high": c.ci_high,
                   "effect_size": c.effect_size, "statistic": c.statistic, "p": c.p}
@@ -62,7 +81,11 @@ def judge(abl: Ablation, records: list[dict]) -> Judgement:
         p_adj = stats.holm([r["p"] if r.get("verdict") != "not run" else np.nan for r in hyp_rows])
         for r, p in zip(hyp_rows, p_adj):
             r["p_adj"] = p
-            if r.get("verdict") != "not run":
+            if r.get("verdict") == "not run":
+                continue
+            if r["direction"] == "similar":
+                r["verdict"] = stats.similar_verdict(p, r["ci_low"], r["ci_high"], r["margin"])
+            else:
                 r["verdict"] = stats.verdict(r["diff"], p, r["direction"])
         claims[device] = stats.claim_verdict([r["verdict"] for r in hyp_rows])
         rows += hyp_rows

@@ -10,6 +10,7 @@ import scipy.stats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from suite import stats
 from suite.stats import ALPHA, Comparison, ci_mean, claim_verdict, compare, holm, summarize, verdict
 
 
@@ -303,3 +304,16 @@ def test_summarize_all_diverged_group(no_warnings):
     assert (out.loc["a", "n"], out.loc["a", "n_excluded"]) == (0, 2)
     assert math.isnan(out.loc["a", "mean"]) and math.isnan(out.loc["a", "ci_low"])
     assert out.loc["b", "mean"] == 2.0 and out.loc["b", "n"] == 2
+
+
+def test_equivalence_p_matches_two_one_sided_paired_tests():
+    rng = np.random.default_rng(1)
+    a = pd.Series(rng.normal(0, 1, 12))
+    b = a + rng.normal(0.01, 0.02, 12)
+    d = (a - b).to_numpy()
+    lower = scipy.stats.ttest_1samp(d + 0.05, 0, alternative="greater").pvalue
+    upper = scipy.stats.ttest_1samp(d - 0.05, 0, alternative="less").pvalue
+    assert stats.equivalence_p(a, b, 0.05) == pytest.approx(max(lower, upper))
+    assert stats.similar_verdict(0.01, -0.01, 0.01, 0.05) == "reproduced"
+    assert stats.similar_verdict(0.9, 0.06, 0.2, 0.05) == "contradicted"
+    assert stats.similar_verdict(0.9, -0.2, 0.2, 0.05) == "inconclusive"

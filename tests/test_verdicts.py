@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from suite.registry import Greater, Less, Tier, validate
+from suite.registry import Greater, Less, Similar, Tier, validate
 from suite.verdicts import judge
 
 
@@ -72,3 +72,33 @@ def test_hypothesis_without_runs_is_not_run():
                     Greater("acc", {"arm": "a"}, {"arm": "b"}, where={"size": 1})]), records)
     assert list(j.hypotheses["verdict"]) == ["not run", "reproduced"]
     assert j.claim == "reproduced"  # the untestable hypothesis does not decide the claim
+
+
+def test_best_compares_each_side_at_its_own_best_setting():
+    abl = validate(
+        name="toy", section="0", claim="c", data=None, factors={"opt": ["x", "y"], "lr": [0.1, 1.0]},
+        metrics={"acc": "test", "val": "validation"}, config={},
+        hypotheses=[Greater("acc", {"opt": "x"}, {"opt": "y"}, best={"lr": "val"})],
+        tiers={t: Tier(seeds=1) for t in ("smoke", "quick", "full")}, train=lambda ctx: {},
+    )
+    # x is best at lr 1.0 (val 0.9), y at lr 0.1 (val 0.8); at those settings x's accuracy is higher.
+    table = {("x", 0.1): (0.5, 0.3), ("x", 1.0): (0.9, 0.7), ("y", 0.1): (0.8, 0.6), ("y", 1.0): (0.2, 0.9)}
+    records = [{"key": f"{o}{lr}{s}", "seed": s, "device": "cpu", "status": "ok", "factors": {"opt": o, "lr": lr},
+                "metrics": {"val": v + 0.01 * s, "acc": a + 0.01 * s + 0.001 * s * s * (o == "x")}}
+               for (o, lr), (v, a) in table.items() for s in range(6)]
+    row = judge(abl, records).hypotheses.iloc[0]
+    assert row["tuned"] == "A: lr=1.0; B: lr=0.1"
+    assert row["test"] == "paired t" and row["n_a"] == 6
+    assert row["mean_a"] > 0.7 and row["mean_b"] < 0.7 and row["verdict"] == "reproduced"
+
+
+def test_similar_needs_evidence_of_equivalence_not_just_no_difference():
+    close = {("a", 1): list(BASE + 0.001), ("b", 1): list(BASE), ("a", 2): list(BASE + 0.3), ("b", 2): list(BASE)}
+    hyps = [Similar("acc", {"arm": "a"}, {"arm": "b"}, margin=0.02, where={"size": 1}),
+            Similar("acc", {"arm": "a"}, {"arm": "b"}, margin=0.02, where={"size": 2})]
+    h = judge(_abl(hyps), _records(close)).hypotheses
+    assert list(h["verdict"]) == ["reproduced", "contradicted"]
+    # Two seeds of noisy data show no difference, but not equivalence either.
+    noisy = {("a", 1): [0.1, 0.9], ("b", 1): [0.5, 0.4]}
+    row = judge(_abl(hyps[:1]), _records(noisy)).hypotheses.iloc[0]
+    assert row["verdict"] == "inconclusive" and row["p_difference"] > 0.05
