@@ -172,12 +172,30 @@ def print_judgement(con, abl, judgement, title: str) -> None:
                       _fmt(r.get("mean_a")), _fmt(r.get("mean_b")), ci, _fmt(r.get("effect_size")),
                       _fmt(r.get("p_adj")), n, f"[{colour[v]}]{v}[/]")
     con.print(table)
+    for line in _unfinished(abl, judgement):
+        con.print(line)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(judgement.counts.items()))
     tally = h["verdict"].value_counts().to_dict() if not h.empty else {}
     tally_text = ", ".join(f"{tally[v]} {v}" for v in colour if v in tally)
     by_device = "; ".join(f"{d}: {v}" for d, v in judgement.claims.items()) if len(judgement.claims) > 1 else ""
     con.print(f"claim [bold]{abl.name}[/bold]: [{colour.get(judgement.claim, 'white')}]{judgement.claim}[/]"
               + (f" ({by_device})" if by_device else "") + f" (hypotheses: {tally_text}; runs: {counts})")
+
+
+def _unfinished(abl, judgement) -> list[str]:
+    """One line per variant with diverged or failed runs, e.g. '3 of 5 seeds diverged'."""
+    runs = judgement.runs
+    if runs.empty or (runs["status"] == "ok").all():
+        return []
+    factors = [f for f in abl.factors if f in runs.columns]
+    lines = []
+    for values, group in runs.groupby(["device", *factors]):
+        bad = group["status"].value_counts().drop("ok", errors="ignore")
+        if not bad.empty:
+            variant = ", ".join(f"{f}={v}" for f, v in zip(factors, values[1:]))
+            what = ", ".join(f"{n} of {len(group)} seeds {s}" for s, n in bad.items())
+            lines.append(f"  [dim]{variant} ({values[0]}): {what}[/]")
+    return lines
 
 
 def cmd_run(args) -> int:
@@ -187,6 +205,8 @@ def cmd_run(args) -> int:
 
     if args.seeds is not None and args.seeds < 1:
         raise UsageError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
     if args.name == "all":
         ablations = [a for _, a in sorted(discover().items())]
     else:
@@ -204,11 +224,13 @@ def cmd_run(args) -> int:
         t0 = time.perf_counter()
         summaries = runner.run(specs, store, jobs=args.jobs, data_dir=args.data_dir,
                                progress=not args.no_progress, label=f"{abl.name} [{args.tier}]")
-        trained = len(summaries)
+        trained = sum(s["by"] == "here" for s in summaries)
+        elsewhere = len(summaries) - trained
         failed += [(abl.name, s) for s in summaries if s["status"] == "failed"]
         records = list(store.records(abl.name, keys=[s.key for s in specs]))
-        con.print(f"{abl.name}: {len(specs)} runs, {trained} trained, {len(specs) - trained} from the store "
-                  f"({time.perf_counter() - t0:.1f} s)")
+        con.print(f"{abl.name}: {len(specs)} runs, {trained} trained, {len(specs) - len(summaries)} from the store"
+                  + (f", {elsewhere} by another process" if elsewhere else "")
+                  + f" ({time.perf_counter() - t0:.1f} s)")
         print_judgement(con, abl, verdicts.judge(abl, records), title=f"{abl.name}: {args.tier} tier")
     if failed:
         name, first = failed[0]
@@ -220,14 +242,29 @@ def cmd_run(args) -> int:
 COMMANDS = {"list": cmd_list, "show": cmd_show, "run": cmd_run}
 
 
+def _log_to_stderr() -> None:
+    """Warnings (e.g. a record moved aside) as 'warning: ...' lines on stderr."""
+    import logging
+
+    root = logging.getLogger("suite")
+    if root.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("warning: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    root.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
+    _log_to_stderr()
     try:
         parser = build_parser()
         # Overrides may follow options (``run X --tier smoke depth=12``), which argparse alone does not allow.
         args, extra = parser.parse_known_args(argv)
-        stray = [a for a in extra if a.startswith("-") or "=" not in a or args.command != "run"]
+        stray = [a for a in extra if a.startswith("-") or args.command != "run"]
         if stray:
             parser.error(f"unrecognized arguments: {' '.join(stray)}")
         if extra:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import inspect
 import keyword
+import os
 import pkgutil
 import sys
+from pathlib import Path
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
@@ -288,20 +291,44 @@ def validate(*, name, section, claim, data, factors, metrics, hypotheses, tiers,
     )
 
 
+USER_PATH_VAR = "SUITE_ABLATIONS"  # extra directories of ablation modules, separated like PATH
+
+
+def _import(modname: str, path: str | None = None) -> None:
+    """Import one ablation module; any failure becomes one line that names the module."""
+    if modname in sys.modules:
+        return
+    try:
+        if path is None:
+            importlib.import_module(modname)
+        else:
+            spec = importlib.util.spec_from_file_location(modname, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[modname] = module
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[modname]
+                raise
+    except DeclarationError:
+        raise
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        where = path or modname
+        raise DeclarationError(f"ablation module {where} failed to import: {type(exc).__name__}: {first}") from None
+
+
 def discover(package: str = "ablations") -> dict[str, Ablation]:
-    """Import every module of the ablations package; a module that fails to import is named in the error."""
+    """Import every module of the ablations package and of the directories in $SUITE_ABLATIONS."""
     pkg = importlib.import_module(package)
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
-        modname = f"{package}.{info.name}"
-        if info.name.startswith("_") or modname in sys.modules:
-            continue
-        try:
-            importlib.import_module(modname)
-        except DeclarationError:
-            raise
-        except Exception as exc:  # any import failure becomes one line that names the module
-            first = str(exc).splitlines()[0] if str(exc) else ""
-            raise DeclarationError(f"ablation module {modname} failed to import: {type(exc).__name__}: {first}")
+        if not info.name.startswith("_"):
+            _import(f"{package}.{info.name}")
+    for directory in filter(None, os.environ.get(USER_PATH_VAR, "").split(os.pathsep)):
+        for path in sorted(Path(directory).glob("*.py")):
+            if not path.name.startswith("_"):
+                digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]
+                _import(f"suite_user_ablations.{path.stem}_{digest}", str(path))
     return REGISTRY
 
 

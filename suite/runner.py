@@ -15,7 +15,7 @@ import time
 import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from suite.errors import UsageError
 from suite.registry import Ablation, get
@@ -210,28 +210,70 @@ def workers_and_threads(jobs: int | None, n_runs: int) -> tuple[int, int]:
     return workers, max(1, cores // workers)
 
 
+def _preflight(todo: list[RunSpec], data_dir: str | None) -> None:
+    """Load each dataset the runs need once here, so that missing data is one error before any training."""
+    from suite.data import load
+
+    for name in sorted({s.config["data"] for s in todo if "data" in s.config}):
+        load(name, data_dir=data_dir)
+
+
+def _execute_all(specs: list[RunSpec], root: str, jobs: int | None, data_dir: str | None) -> Iterator[dict]:
+    workers, threads = workers_and_threads(jobs, len(specs))
+    if workers == 1:
+        return (execute(s, root, data_dir, threads) for s in specs)
+    from joblib import Parallel, delayed
+
+    parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")
+    return parallel(delayed(execute)(s, root, data_dir, threads) for s in specs)
+
+
 def run(specs: list[RunSpec], store: Store, *, jobs: int | None = None, data_dir: str | None = None,
-        progress: bool = True, label: str = "") -> list[dict]:
-    """Execute the pending specs; each worker stores its own records, so a kill loses only runs in flight."""
+        progress: bool = True, label: str = "", poll_s: float = 0.5) -> list[dict]:
+    """Execute the pending specs and return a summary of each, with ``by`` = "here" or "other" (a concurrent
+    process that had claimed it). Each worker stores its own records, so a kill loses only runs in flight."""
     todo = pending(specs, store)
     if not todo:
         return []
     store.ensure_writable()
-    workers, threads = workers_and_threads(jobs, len(todo))
-    root = str(store.root)
-    if workers == 1:
-        results = (execute(s, root, data_dir, threads) for s in todo)
-    else:
-        from joblib import Parallel, delayed
-
-        parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")
-        results = parallel(delayed(execute)(s, root, data_dir, threads) for s in todo)
-    summaries = []
+    for ablation in {s.ablation for s in todo}:
+        store.sweep(ablation)
+    _preflight(todo, data_dir)
+    summaries: list[dict] = []
     with _progress(progress, len(todo), label or todo[0].ablation) as advance:
-        for summary in results:
-            summaries.append(summary)
-            advance(summary)
+        while todo:
+            mine = {s.key: s for s in todo if store.claim(s.ablation, s.key)}
+            try:
+                for summary in _execute_all(list(mine.values()), str(store.root), jobs, data_dir) if mine else ():
+                    store.release(mine[summary["key"]].ablation, summary["key"])
+                    summaries.append(summary | {"by": "here"})
+                    advance(summary)
+            finally:
+                for s in mine.values():
+                    store.release(s.ablation, s.key)
+            todo = _wait_for_others([s for s in todo if s.key not in mine], store, summaries, advance, poll_s)
     return summaries
+
+
+def _wait_for_others(others: list[RunSpec], store: Store, summaries: list, advance, poll_s: float) -> list[RunSpec]:
+    """Wait while other processes hold claims; return the runs whose holder vanished without a record."""
+    orphaned = []
+    while others:
+        time.sleep(poll_s)
+        still = []
+        for s in others:
+            path = store.path(s.ablation, s.key)
+            record = store.read(path) if path.is_file() else None
+            if record is not None:
+                summary = {"key": s.key, "status": record["status"], "error": record.get("error"), "by": "other"}
+                summaries.append(summary)
+                advance(summary)
+            elif store.claimed(s.ablation, s.key):
+                still.append(s)
+            else:
+                orphaned.append(s)
+        others = still
+    return orphaned
 
 
 class _progress:

@@ -2,7 +2,11 @@
 
 Layout: ``<root>/<ablation>/<key>.json``. A record is written to a temporary file in the same directory and
 renamed into place, so a reader sees either no record or a whole one; a killed writer leaves at most a
-``.tmp`` file, which loading ignores. Records that do not parse are moved to ``<root>/<ablation>/corrupt/``.
+``.tmp`` file, which loading ignores and a later run sweeps away. Records that do not parse, or are not a
+whole record of this schema, are moved to ``<root>/<ablation>/corrupt/`` (never deleted) and rerun.
+
+Processes sharing a results directory claim a run before training it with a ``<key>.lock`` file created
+exclusively; a lock whose process is gone is stale and taken over.
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -18,11 +24,29 @@ from suite.errors import SuiteError
 
 SCHEMA_VERSION = 1
 ENV_VAR = "SUITE_RESULTS"
+STATUSES = ("ok", "diverged", "failed")
+STALE_TMP_S = 600  # a temporary file this old belongs to a writer that died
+_HOST = socket.gethostname()
 log = logging.getLogger(__name__)
 
 
 def default_root() -> Path:
     return Path(os.environ.get(ENV_VAR) or "results")
+
+
+def _check(record, path: Path) -> None:
+    """A whole record of this schema, or ValueError saying what is wrong."""
+    if not isinstance(record, dict):
+        raise ValueError("not a JSON object")
+    if record.get("schema") != SCHEMA_VERSION:
+        raise ValueError(f"unknown schema version {record.get('schema')!r}")
+    if record.get("key") != path.stem:
+        raise ValueError("its key does not match its file name")
+    if record.get("status") not in STATUSES:
+        raise ValueError(f"unknown status {record.get('status')!r}")
+    for fld, kind in (("metrics", dict), ("factors", dict), ("seed", int), ("device", str)):
+        if not isinstance(record.get(fld), kind):
+            raise ValueError(f"field {fld!r} is missing or not a {kind.__name__}")
 
 
 class Store:
@@ -47,38 +71,98 @@ class Store:
     def write(self, record: dict) -> Path:
         record = {"schema": SCHEMA_VERSION, **record}
         target = self.path(record["ablation"], record["key"])
-        target.parent.mkdir(parents=True, exist_ok=True)
         # NaN and infinities are written as JSON's common extension (NaN, Infinity), which json and pandas read.
         text = json.dumps(record, separators=(",", ":"), sort_keys=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{record['key']}.", suffix=".tmp")
+        tmp = None
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{record['key']}.", suffix=".tmp")
             with os.fdopen(fd, "w") as fh:
                 fh.write(text)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, target)
+        except OSError as exc:  # disk full, quota, permissions: the records already written stay whole
+            if tmp:
+                Path(tmp).unlink(missing_ok=True)
+            raise SuiteError(f"could not write record {target}: {exc.strerror or exc}") from None
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            if tmp:
+                Path(tmp).unlink(missing_ok=True)
             raise
         return target
+
+    def sweep(self, ablation: str) -> None:
+        """Remove temporary files left by writers that died (old enough that no live writer owns them)."""
+        now = time.time()
+        for tmp in (self.root / ablation).glob(".*.tmp"):
+            try:
+                if now - tmp.stat().st_mtime > STALE_TMP_S:
+                    tmp.unlink()
+            except FileNotFoundError:
+                pass
+
+    def claim(self, ablation: str, key: str) -> bool:
+        """Take the run for this process; False while another live process holds it."""
+        lock = self.root / ablation / f"{key}.lock"
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                if not self._stale(lock):
+                    return False
+                lock.unlink(missing_ok=True)  # its holder died: take it over
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(f"{_HOST} {os.getpid()}")
+            return True
+        return False
+
+    def release(self, ablation: str, key: str) -> None:
+        (self.root / ablation / f"{key}.lock").unlink(missing_ok=True)
+
+    def claimed(self, ablation: str, key: str) -> bool:
+        lock = self.root / ablation / f"{key}.lock"
+        return lock.exists() and not self._stale(lock)
+
+    @staticmethod
+    def _stale(lock: Path) -> bool:
+        try:
+            host, pid = lock.read_text().split()
+        except FileNotFoundError:
+            return False  # released meanwhile: not ours to take yet, the caller retries
+        except ValueError:
+            # Being written right now, or garbage left by a crash: stale only once it has sat a while.
+            return time.time() - lock.stat().st_mtime > 60
+        if host != _HOST:
+            return False  # another machine's process: cannot be checked from here
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
 
     def read(self, path: Path) -> dict | None:
         """A record, or None (after moving the file aside) when it is not a whole record of a known schema."""
         try:
             record = json.loads(path.read_text())
-            if not isinstance(record, dict) or record.get("schema") != SCHEMA_VERSION or "key" not in record:
-                raise ValueError(f"unknown schema {record.get('schema') if isinstance(record, dict) else '?'}")
+            _check(record, path)
             return record
+        except FileNotFoundError:
+            return None  # moved aside by another process meanwhile
         except (ValueError, UnicodeDecodeError) as exc:
             self._quarantine(path, exc)
             return None
 
     def _quarantine(self, path: Path, exc: Exception) -> None:
-        aside = path.parent / "corrupt" / path.name
+        aside = path.parent / "corrupt" / f"{path.stem}.{int(time.time())}.json"
         try:
             aside.parent.mkdir(exist_ok=True)
             os.replace(path, aside)
-            log.warning("record %s is unreadable (%s); moved to %s and will be rerun", path, exc, aside)
+            log.warning("record %s is unreadable (%s); moved to %s, and the run will be redone", path, exc, aside)
         except FileNotFoundError:
             pass  # another process moved it first
 

@@ -17,6 +17,7 @@ class Judgement:
     claims: dict[str, str]    # device -> claim verdict
     summary: pd.DataFrame     # per (device, variant, metric): n, n_excluded, mean, std, CI
     counts: dict[str, int]    # runs by status
+    runs: pd.DataFrame        # one row per run (status, factors, timings)
 
     @property
     def claim(self) -> str:
@@ -91,4 +92,4 @@ def judge(abl: Ablation, records: list[dict]) -> Judgement:
         rows += hyp_rows
     summary = (stats.summarize(metrics, by=["device", *factors, "metric"]) if not metrics.empty
                else pd.DataFrame())
-    return Judgement(pd.DataFrame(rows), claims, summary, counts)
+    return Judgement(pd.DataFrame(rows), claims, summary, counts, tables.runs(records))

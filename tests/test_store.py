@@ -39,9 +39,14 @@ def test_unreadable_or_unknown_schema_records_are_moved_aside_not_deleted(tmp_pa
     (tmp_path / "toy" / "torn.json").write_text('{"key": "torn", "sche')
     (tmp_path / "toy" / "future.json").write_text(json.dumps({"schema": 99, "key": "future"}))
     keys = [r["key"] for r in store.records("toy")]
+    (tmp_path / "toy" / "renamed.json").write_text((tmp_path / "toy" / "good.json").read_text())
+    (tmp_path / "toy" / "partial.json").write_text(json.dumps({"schema": SCHEMA_VERSION, "key": "partial"}))
+    keys = [r["key"] for r in store.records("toy")]
     assert keys == ["good"]
-    assert sorted(p.name for p in (tmp_path / "toy" / "corrupt").iterdir()) == ["future.json", "torn.json"]
-    assert sum("moved to" in m for m in caplog.messages) == 2
+    moved = sorted(p.name.split(".")[0] for p in (tmp_path / "toy" / "corrupt").iterdir())
+    assert moved == ["future", "partial", "renamed", "torn"]
+    assert sum("moved to" in m for m in caplog.messages) == 4
+    assert list(store.records("toy")) and sum("moved to" in m for m in caplog.messages) == 4  # reported once
 
 
 def test_unwritable_results_directory_is_one_clear_error(tmp_path):
@@ -60,7 +65,8 @@ store = Store(sys.argv[1])
 curve = [{"epoch": i, "metric": "m", "value": i * 0.5} for i in range(20000)]
 i = 0
 while True:
-    store.write({"key": f"r{i % 7}", "ablation": "toy", "status": "ok", "curves": curve, "n": i})
+    store.write({"key": f"r{i % 7}", "ablation": "toy", "status": "ok", "seed": 0, "device": "cpu",
+                 "factors": {}, "metrics": {}, "curves": curve, "n": i})
     i += 1
 """
 
@@ -83,6 +89,35 @@ def test_killed_writer_never_leaves_a_partial_record(tmp_path):
     records = list(Store(tmp_path).records("toy"))
     assert len(records) == len(list((tmp_path / "toy").glob("*.json")))
     assert not (tmp_path / "toy" / "corrupt").exists()
+
+
+def test_claims_are_exclusive_and_stale_ones_are_taken_over(tmp_path):
+    store = Store(tmp_path)
+    assert store.claim("toy", "k") and not store.claim("toy", "k") and store.claimed("toy", "k")
+    store.release("toy", "k")
+    assert not store.claimed("toy", "k")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    import socket
+
+    (tmp_path / "toy" / "k.lock").write_text(f"{socket.gethostname()} {dead.stdout.strip()}")
+    assert not store.claimed("toy", "k") and store.claim("toy", "k")
+
+
+def test_disk_full_is_one_error_and_leaves_no_partial_file(tmp_path):
+    """A file-size limit makes the write fail for real (Python ignores SIGXFSZ, so write raises EFBIG)."""
+    script = (
+        "import resource, sys\n"
+        "from suite.store import Store\n"
+        "from suite.errors import SuiteError\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\n"
+        "rec = {'key': 'big', 'ablation': 'toy', 'status': 'ok', 'seed': 0, 'device': 'cpu', 'factors': {},\n"
+        "       'metrics': {}, 'pad': 'x' * 100000}\n"
+        "try:\n    Store(sys.argv[1]).write(rec)\nexcept SuiteError as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert "could not write record" in out.stdout and "File too large" in out.stdout, out.stderr
+    assert list((tmp_path / "toy").iterdir()) == []
 
 
 def test_tidy_frames(tmp_path):
