@@ -25,6 +25,63 @@ ACTS = ["sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus"]
 DEEP = {"depth": 10, "init": "usual"}
 
 
+def _model(ctx):
+    from suite.nn import MLP
+
+    ctx.reseed()  # every seed starts from the weights it gets when it runs alone
+    data, cfg = ctx.data, ctx.cfg
+    return MLP(data.n_features, cfg.width, cfg.depth, data.n_classes, cfg.activation, cfg.init).to(ctx.device)
+
+
+def _probe(ctx, model, epoch: int, step: int, seen: dict) -> None:
+    """Per-layer statistics on a fixed probe batch; the init's gradient ratios are reported at once, so they
+    survive a later divergence."""
+    from suite.probes import layer_stats, mean_stat, ratio_log10
+
+    data, cfg = ctx.data, ctx.cfg
+    rows = layer_stats(model, data.x_train[: cfg.probe_batch], data.y_train[: cfg.probe_batch])
+    ctx.probe(rows, epoch=epoch, step=step)
+    seen[epoch] = rows
+    if epoch == 0:
+        ctx.report(grad_ratio_log10_init=ratio_log10(rows, "grad_preact_norm"),
+                   weight_grad_ratio_log10_init=ratio_log10(rows, "grad_weight_norm"))
+        if cfg.activation in ("sigmoid", "tanh"):
+            ctx.report(saturated_frac_init=mean_stat(rows, "saturated_frac"))
+
+
+def _final(ctx, final: dict, seen: dict) -> dict:
+    from suite.probes import mean_stat, ratio_log10
+
+    last = seen[max(seen)]
+    out = {"test_acc": final["test_acc"], "val_acc": final["val_acc"], "train_loss": final["train_loss"],
+           "grad_ratio_log10_final": ratio_log10(last, "grad_preact_norm")}
+    if ctx.cfg.activation in ("sigmoid", "tanh"):
+        out["saturated_frac_final"] = mean_stat(last, "saturated_frac")
+    if ctx.cfg.activation == "relu":
+        out["dead_frac_final"] = mean_stat(last, "dead_frac")
+    return out
+
+
+def _budget(cfg) -> dict:
+    return {"epochs": cfg.epochs, "lr": cfg.lr, "batch_size": cfg.batch_size, "optimizer": cfg.optimizer}
+
+
+def train_batched(ctxs):
+    """All seeds of one variant as one batched network: the same numbers as ``train``, several times faster."""
+    from suite.batched import fit_batched
+    from suite.nn.batched import BatchedMLP
+
+    model = BatchedMLP([_model(ctx) for ctx in ctxs])
+    seen = [{} for _ in ctxs]
+
+    def probe(epoch: int, step: int, alive: list[int]) -> None:
+        for k in alive:
+            _probe(ctxs[k], model.seed_model(k), epoch, step, seen[k])
+
+    finals = fit_batched(ctxs, model, **_budget(ctxs[0].cfg), on_epoch=probe)
+    return [_final(ctx, f, s) if f else {} for ctx, f, s in zip(ctxs, finals, seen)]
+
+
 @ablation(
     name="vanishing_gradients",
     section="3.3, 3.5",
@@ -80,34 +137,12 @@ DEEP = {"depth": 10, "init": "usual"}
         "full": Tier(seeds=10, config={"epochs": 100}, factors={"depth": [3, 5, 10, 20]},
                      about="closer to the papers: depth up to 20, 100 epochs, 10 seeds"),
     },
+    batched=train_batched,
 )
 def train(ctx):
-    from suite.nn import MLP
-    from suite.probes import layer_stats, mean_stat, ratio_log10
     from suite.train import fit
 
-    cfg, data = ctx.cfg, ctx.data
-    model = MLP(data.n_features, cfg.width, cfg.depth, data.n_classes, cfg.activation, cfg.init).to(ctx.device)
-    px, py = data.x_train[: cfg.probe_batch], data.y_train[: cfg.probe_batch]
+    model = _model(ctx)
     seen: dict[int, list] = {}
-
-    def probe(epoch: int, step: int) -> None:
-        rows = layer_stats(model, px, py)
-        ctx.probe(rows, epoch=epoch, step=step)
-        seen[epoch] = rows
-        if epoch == 0:  # properties of the init, kept even if training then diverges
-            ctx.report(grad_ratio_log10_init=ratio_log10(rows, "grad_preact_norm"),
-                       weight_grad_ratio_log10_init=ratio_log10(rows, "grad_weight_norm"))
-            if cfg.activation in ("sigmoid", "tanh"):
-                ctx.report(saturated_frac_init=mean_stat(rows, "saturated_frac"))
-
-    final = fit(ctx, model, epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, optimizer=cfg.optimizer,
-                on_epoch=probe)
-    last = seen[max(seen)]
-    out = {"test_acc": final["test_acc"], "val_acc": final["val_acc"], "train_loss": final["train_loss"],
-           "grad_ratio_log10_final": ratio_log10(last, "grad_preact_norm")}
-    if cfg.activation in ("sigmoid", "tanh"):
-        out["saturated_frac_final"] = mean_stat(last, "saturated_frac")
-    if cfg.activation == "relu":
-        out["dead_frac_final"] = mean_stat(last, "dead_frac")
-    return out
+    final = fit(ctx, model, **_budget(ctx.cfg), on_epoch=lambda epoch, step: _probe(ctx, model, epoch, step, seen))
+    return _final(ctx, final, seen)

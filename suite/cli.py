@@ -45,6 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, help="parallel workers (default: one per core)")
     p.add_argument("--data-dir", metavar="DIR", help="directory holding the dataset files (e.g. MNIST IDX)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-batch", action="store_true",
+                   help="train seeds one at a time even where the ablation can train them together")
+    _common(p)
+
+    p = sub.add_parser("report", help="HTML/PDF/CSV reports from stored results (no training)",
+                       description="Build reports from the store alone, for the named ablations or all of them.")
+    p.add_argument("names", nargs="*", metavar="NAME", help="ablations to report (default: all)")
+    p.add_argument("--format", default="html,pdf", help="comma-separated: html, pdf, csv, parquet (default html,pdf)")
+    p.add_argument("--out", default="reports", metavar="DIR", help="output directory (default: reports/)")
+    p.add_argument("--tier", help="report only this tier (default: every tier with results)")
     _common(p)
     return parser
 
@@ -223,7 +233,8 @@ def cmd_run(args) -> int:
     for abl, specs in plans:
         t0 = time.perf_counter()
         summaries = runner.run(specs, store, jobs=args.jobs, data_dir=args.data_dir,
-                               progress=not args.no_progress, label=f"{abl.name} [{args.tier}]")
+                               progress=not args.no_progress, label=f"{abl.name} [{args.tier}]",
+                               batched=not args.no_batch)
         trained = sum(s["by"] == "here" for s in summaries)
         elsewhere = len(summaries) - trained
         failed += [(abl.name, s) for s in summaries if s["status"] == "failed"]
@@ -239,7 +250,13 @@ def cmd_run(args) -> int:
     return 0
 
 
-COMMANDS = {"list": cmd_list, "show": cmd_show, "run": cmd_run}
+def cmd_report(args) -> int:
+    from suite.report import build_reports
+
+    return build_reports(args)
+
+
+COMMANDS = {"list": cmd_list, "show": cmd_show, "run": cmd_run, "report": cmd_report}
 
 
 def _log_to_stderr() -> None:

@@ -51,14 +51,20 @@ class RunContext:
     curves: list[dict] = field(default_factory=list)
     probes: list[dict] = field(default_factory=list)
     metrics: dict = field(default_factory=dict)
+    diverged: tuple[int, str] | None = None  # (step, reason) once the loss stops being finite
     samples: int = 0  # training examples processed, for throughput
     _data: Any = None
 
     def __post_init__(self):
         self.torch_seed = derive_seed(self.ablation, self.seed)
-        torch.manual_seed(self.torch_seed)
+        self.reseed()
         # Data order comes from its own generator so that model code drawing random numbers cannot shift it.
         self.generator = torch.Generator().manual_seed(self.torch_seed)
+
+    def reseed(self) -> None:
+        """Seed torch's global generator for this run (a batched path calls it before building each seed's model,
+        so that every seed starts from the same weights as when it runs alone)."""
+        torch.manual_seed(self.torch_seed)
 
     @property
     def data(self):

@@ -115,6 +115,7 @@ class Ablation:
     module: str
     code_version: str
     about: str = ""
+    batched: Callable | None = None  # batched(contexts) -> list of metric dicts, one per seed of one variant
 
     def grid(self, tier: str) -> dict[str, tuple]:
         """The factor grid of a tier: the declared factors with the tier's narrower lists applied."""
@@ -167,13 +168,14 @@ def ablation(
     hypotheses: Sequence[Hypothesis],
     tiers: Mapping[str, Tier],
     config: Mapping[str, Any] | None = None,
+    batched: Callable | None = None,
 ) -> Callable[[Callable], Callable]:
     """Register the decorated ``train(ctx) -> dict`` function as an ablation, validating the declaration."""
 
     def register(train: Callable) -> Callable:
         abl = validate(
             name=name, section=section, claim=claim, data=data, factors=factors, metrics=metrics,
-            hypotheses=hypotheses, tiers=tiers, config=config or {}, train=train,
+            hypotheses=hypotheses, tiers=tiers, config=config or {}, train=train, batched=batched,
         )
         if name in REGISTRY and REGISTRY[name].module != abl.module:
             _fail(name, "name", f"already registered by module {REGISTRY[name].module}")
@@ -183,14 +185,18 @@ def ablation(
     return register
 
 
-def validate(*, name, section, claim, data, factors, metrics, hypotheses, tiers, config, train) -> Ablation:
+def validate(*, name, section, claim, data, factors, metrics, hypotheses, tiers, config, train,
+             batched=None) -> Ablation:
     if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
         raise DeclarationError(f"ablation {name!r}: field 'name': must be a Python identifier such as 'my_claim'")
     for fld, value in (("section", section), ("claim", claim)):
         if not isinstance(value, str) or not value.strip():
             _fail(name, fld, "must be a non-empty string")
-    if not callable(train) or len(inspect.signature(train).parameters) != 1:
-        _fail(name, "train", "must be a function taking one argument, the run context")
+    for fld, fn in (("train", train), ("batched", batched)):
+        if fn is not None and (not callable(fn) or len(inspect.signature(fn).parameters) != 1):
+            _fail(name, fld, "must be a function taking one argument (the run context, or a list of them)")
+    if train is None:
+        _fail(name, "train", "is required")
 
     params: dict[str, Param] = {}
     for key, value in dict(config).items():
@@ -288,6 +294,7 @@ def validate(*, name, section, claim, data, factors, metrics, hypotheses, tiers,
         factors=MappingProxyType(grid), metrics=MappingProxyType(dict(metrics)), hypotheses=tuple(hypotheses),
         tiers=MappingProxyType(dict(tiers)), train=train, module=module, code_version=_code_version(train),
         about=inspect.cleandoc(sys.modules[module].__doc__ or "") if module in sys.modules else "",
+        batched=batched,
     )
 
 

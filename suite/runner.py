@@ -143,42 +143,69 @@ def environment(device: str) -> dict:
     }
 
 
-def execute(spec: RunSpec, root: str, data_dir: str | None = None, threads: int = 1) -> dict:
-    """Run one spec and store its record; returns a short summary. Never raises for a failing run."""
+def execute(specs: list[RunSpec], root: str, data_dir: str | None = None, threads: int = 1) -> list[dict]:
+    """Run specs that differ only by seed - one at a time through ``train``, or together through the ablation's
+    ``batched`` function - and store one record per spec. Returns short summaries; never raises for a run."""
     import torch
 
     from suite.context import Config, RunContext
     from suite.train import Diverged
 
     torch.set_num_threads(threads)
-    abl = get(spec.ablation)
+    abl = get(specs[0].ablation)
     started = time.perf_counter()
-    ctx = RunContext(spec.ablation, spec.tier, Config(spec.config), spec.seed, torch.device(spec.device), data_dir)
-    status, extra, train_s = "ok", {}, 0.0
+    ctxs = [RunContext(s.ablation, s.tier, Config(s.config), s.seed, torch.device(s.device), data_dir) for s in specs]
+    failure: dict = {}
+    train_s = 0.0
     try:
-        if "data" in spec.config:
-            ctx.data  # load outside the timed training
+        if "data" in specs[0].config:
+            ctxs[0].data  # load outside the timed training (cached per process, so once for all seeds)
         t0 = time.perf_counter()
         try:
-            ctx.report(**(abl.train(ctx) or {}))
+            if len(ctxs) == 1:
+                ctxs[0].report(**(abl.train(ctxs[0]) or {}))
+            else:
+                for ctx, metrics in zip(ctxs, abl.batched(ctxs)):
+                    ctx.report(**(metrics or {}))
         finally:
             train_s = time.perf_counter() - t0
     except Diverged as exc:
-        status, extra = "diverged", {"diverged_step": exc.step, "error": str(exc)}
-    except Exception as exc:  # stored as a failed run, with its traceback, and tried again next time
-        status = "failed"
-        extra = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-    record = {
-        **asdict(spec), "status": status, **extra,
-        "metrics": ctx.metrics,
-        "curves": columns(ctx.curves), "probes": columns(ctx.probes),
-        "timing": {"wall_s": time.perf_counter() - started, "train_s": train_s,
-                   "samples_per_s": ctx.samples / train_s if train_s > 0 else None},
-        "env": environment(spec.device),
-        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    Store(root).write(record)
-    return {"key": spec.key, "status": status, "error": extra.get("error")}
+        ctxs[0].diverged = (exc.step, str(exc))
+    except Exception as exc:  # stored as failed runs, with the traceback, and tried again next time
+        failure = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+    summaries = []
+    for spec, ctx in zip(specs, ctxs):
+        if failure:
+            status, extra = "failed", failure
+        elif ctx.diverged:
+            status, extra = "diverged", {"diverged_step": ctx.diverged[0], "error": ctx.diverged[1]}
+        else:
+            status, extra = "ok", {}
+        share = train_s / len(specs)  # batched seeds share the time
+        record = {
+            **asdict(spec), "status": status, **extra,
+            "metrics": ctx.metrics,
+            "curves": columns(ctx.curves), "probes": columns(ctx.probes),
+            "timing": {"wall_s": (time.perf_counter() - started) / len(specs), "train_s": share,
+                       "samples_per_s": ctx.samples / share if share > 0 else None, "batched_seeds": len(specs)},
+            "env": environment(spec.device),
+            "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+        Store(root).write(record)
+        summaries.append({"key": spec.key, "status": status, "error": extra.get("error")})
+    return summaries
+
+
+def groups(specs: list[RunSpec], batched: bool) -> list[list[RunSpec]]:
+    """Jobs: one spec each, or, for ablations with a batched path, all seeds of one variant and device."""
+    if not batched:
+        return [[s] for s in specs]
+    jobs: dict[tuple, list[RunSpec]] = {}
+    for s in specs:
+        together = get(s.ablation).batched is not None
+        key = (s.ablation, s.device, json.dumps(s.config, sort_keys=True)) if together else (s.key,)
+        jobs.setdefault(key, []).append(s)
+    return list(jobs.values())
 
 
 def columns(rows: list[dict]) -> dict[str, list]:
@@ -218,20 +245,25 @@ def _preflight(todo: list[RunSpec], data_dir: str | None) -> None:
         load(name, data_dir=data_dir)
 
 
-def _execute_all(specs: list[RunSpec], root: str, jobs: int | None, data_dir: str | None) -> Iterator[dict]:
-    workers, threads = workers_and_threads(jobs, len(specs))
+def _execute_all(specs: list[RunSpec], root: str, jobs: int | None, data_dir: str | None,
+                 batched: bool) -> Iterator[dict]:
+    work = groups(specs, batched)
+    workers, threads = workers_and_threads(jobs, len(work))
     if workers == 1:
-        return (execute(s, root, data_dir, threads) for s in specs)
-    from joblib import Parallel, delayed
+        results: Iterable[list[dict]] = (execute(g, root, data_dir, threads) for g in work)
+    else:
+        from joblib import Parallel, delayed
 
-    parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")
-    return parallel(delayed(execute)(s, root, data_dir, threads) for s in specs)
+        parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")
+        results = parallel(delayed(execute)(g, root, data_dir, threads) for g in work)
+    return (summary for group in results for summary in group)
 
 
 def run(specs: list[RunSpec], store: Store, *, jobs: int | None = None, data_dir: str | None = None,
-        progress: bool = True, label: str = "", poll_s: float = 0.5) -> list[dict]:
+        progress: bool = True, label: str = "", poll_s: float = 0.5, batched: bool = True) -> list[dict]:
     """Execute the pending specs and return a summary of each, with ``by`` = "here" or "other" (a concurrent
-    process that had claimed it). Each worker stores its own records, so a kill loses only runs in flight."""
+    process that had claimed it). Each worker stores its own records, so a kill loses only runs in flight.
+    With ``batched``, the seeds of one variant train together where the ablation provides a batched path."""
     todo = pending(specs, store)
     if not todo:
         return []
@@ -244,7 +276,8 @@ def run(specs: list[RunSpec], store: Store, *, jobs: int | None = None, data_dir
         while todo:
             mine = {s.key: s for s in todo if store.claim(s.ablation, s.key)}
             try:
-                for summary in _execute_all(list(mine.values()), str(store.root), jobs, data_dir) if mine else ():
+                for summary in _execute_all(list(mine.values()), str(store.root), jobs, data_dir, batched) \
+                        if mine else ():
                     store.release(mine[summary["key"]].ablation, summary["key"])
                     summaries.append(summary | {"by": "here"})
                     advance(summary)

@@ -85,8 +85,8 @@ def test_divergence_is_stored_with_its_step(cli, tmp_path):
 
 def test_same_run_twice_gives_bit_identical_metrics(tmp_path):
     spec = runner.plan(get("vanishing_gradients"), "smoke", seeds=1)[0]
-    a = runner.execute(spec, str(tmp_path / "a"))
-    b = runner.execute(spec, str(tmp_path / "b"))
+    (a,) = runner.execute([spec], str(tmp_path / "a"))
+    (b,) = runner.execute([spec], str(tmp_path / "b"))
     assert a["status"] == b["status"] == "ok"
     (ra,), (rb,) = Store(tmp_path / "a").records(), Store(tmp_path / "b").records()
     assert ra["metrics"] == rb["metrics"] and ra["curves"] == rb["curves"]

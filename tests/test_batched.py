@@ -1,0 +1,87 @@
+"""Seeds trained together give each seed the numbers it gets alone."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from suite import runner
+from suite.batched import fit_batched
+from suite.context import Config, RunContext
+from suite.data import load
+from suite.nn import MLP
+from suite.nn.batched import BatchedMLP
+from suite.registry import get
+from suite.store import Store
+from suite.train import Diverged, fit
+
+CFG = {"data": "digits"}
+
+
+def _ctxs(seeds):
+    data = load("digits")
+    as64 = dataclasses.replace(data, **{f: getattr(data, f).double() for f in ("x_train", "x_val", "x_test")})
+    ctxs = [RunContext("toy", "smoke", Config(CFG), s, torch.device("cpu")) for s in seeds]
+    for ctx in ctxs:
+        ctx._data = as64
+    return ctxs
+
+
+def _model(ctx, activation="tanh"):
+    ctx.reseed()
+    return MLP(64, 16, 3, 10, activation).double()
+
+
+def _curve(ctx):
+    return [(c["epoch"], c["metric"], c["value"]) for c in ctx.curves]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_batched_matches_sequential_in_float64(optimizer):
+    budget = dict(epochs=2, lr=0.05 if optimizer != "adam" else 0.003, batch_size=32, optimizer=optimizer)
+    alone = _ctxs([0, 1, 2])
+    for ctx in alone:
+        fit(ctx, _model(ctx), **budget)
+    together = _ctxs([0, 1, 2])
+    fit_batched(together, BatchedMLP([_model(ctx) for ctx in together]), **budget)
+    for a, b in zip(alone, together):
+        assert [c[:2] for c in _curve(a)] == [c[:2] for c in _curve(b)]
+        assert [c[2] for c in _curve(b)] == pytest.approx([c[2] for c in _curve(a)], rel=1e-10, abs=1e-12)
+        assert a.samples == b.samples
+
+
+def test_one_seed_diverging_leaves_the_others_untouched():
+    budget = dict(epochs=1, lr=0.05, batch_size=32)
+    together = _ctxs([0, 1, 2])
+    models = [_model(ctx, "relu") for ctx in together]
+    with torch.no_grad():
+        models[1].hidden[0].weight.mul_(1e300)  # overflows float64 in the first forward pass
+    finals = fit_batched(together, BatchedMLP(models), **budget)
+    assert finals[1] is None and together[1].diverged is not None
+    alone = _ctxs([0, 2])
+    for ctx, k in zip(alone, (0, 2)):
+        final = fit(ctx, _model(ctx, "relu"), **budget)
+        assert finals[k] == pytest.approx(final, rel=1e-10)
+        assert together[k].diverged is None
+    broken = _ctxs([1])[0]
+    model = _model(broken, "relu")
+    with torch.no_grad():
+        model.hidden[0].weight.mul_(1e300)
+    with pytest.raises(Diverged) as err:
+        fit(broken, model, **budget)
+    assert together[1].diverged[0] == err.value.step
+
+
+def test_runner_stores_one_record_per_seed_from_a_batched_job(tmp_path):
+    specs = runner.plan(get("vanishing_gradients"), "smoke", seeds=3, config={}, factors={"activation": ("relu",),
+                                                                                      "depth": (3,)})
+    (group,) = runner.groups(specs, batched=True)
+    assert len(group) == 3 and len(runner.groups(specs, batched=False)) == 3
+    summaries = runner.execute(group, str(tmp_path))
+    assert [s["status"] for s in summaries] == ["ok"] * 3
+    records = {r["seed"]: r for r in Store(tmp_path).records("vanishing_gradients")}
+    assert sorted(records) == [0, 1, 2] and all(r["timing"]["batched_seeds"] == 3 for r in records.values())
+    (alone,) = runner.execute([specs[1]], str(tmp_path / "alone"))
+    (single,) = Store(tmp_path / "alone").records("vanishing_gradients")
+    for metric, value in single["metrics"].items():
+        assert records[1]["metrics"][metric] == pytest.approx(value, rel=1e-4, abs=1e-6)  # float32 rounding
