@@ -56,6 +56,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="reports", metavar="DIR", help="output directory (default: reports/)")
     p.add_argument("--tier", help="report only this tier (default: every tier with results)")
     _common(p)
+
+    p = sub.add_parser("bench", help="speed ratios measured side by side (suite vs bare loop, batched vs sequential...)")
+    p.add_argument("--quick", action="store_true", help="fewer and smaller measurements")
+    _common(p)
+
+    for name, text in (("baseline", "store the smoke tier's results and the speed ratios as the CI baseline"),
+                       ("check", "retrain the smoke tier and compare with the baseline: fails on a moved result, "
+                                 "a flipped verdict or a slower ratio")):
+        p = sub.add_parser(name, help=text, description=text)
+        p.add_argument("names", nargs="*", metavar="NAME", help="ablations (default: all)")
+        p.add_argument("--baselines", metavar="DIR", help="baseline directory (default: results/baselines)")
+        p.add_argument("--no-speed", action="store_true", help="leave out the speed ratios")
+        p.add_argument("--jobs", type=int, help="parallel workers (default: one per core)")
+        _common(p)
     return parser
 
 
@@ -250,13 +264,62 @@ def cmd_run(args) -> int:
     return 0
 
 
+def _selected(names: list[str]):
+    from suite.registry import discover, get
+
+    return [get(n) for n in names] if names else [a for _, a in sorted(discover().items())]
+
+
+def cmd_bench(args) -> int:
+    import torch
+    from rich.table import Table
+
+    from suite import bench
+
+    torch.set_num_threads(1)  # as each parallel worker runs
+    table = Table(title="Speed ratios (candidate vs baseline, measured side by side; >1 = candidate faster)")
+    for col in ("benchmark", "candidate vs baseline", "ratio", "spread", "target", "", "setup"):
+        table.add_column(col)
+    for r in bench.run_all(quick=args.quick):
+        mark = "" if r.ok is None else ("[green]ok[/]" if r.ok else "[red]below[/]")
+        table.add_row(r.name, f"{r.candidate} vs {r.baseline}", f"{r.ratio:.2f}x", f"{r.spread:.0%}",
+                      "-" if r.target is None else f">= {r.target}x", mark, r.detail)
+    _console().print(table)
+    return 0
+
+
+def cmd_baseline(args) -> int:
+    from suite import regress
+
+    for path in regress.write_baselines(_selected(args.names), regress.load_dir(args.baselines), _store(args),
+                                        jobs=args.jobs, speed=not args.no_speed):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from suite import regress
+
+    findings = regress.check(_selected(args.names), regress.load_dir(args.baselines), jobs=args.jobs,
+                             speed=not args.no_speed)
+    con = _console()
+    for f in findings:
+        con.print(f"{'[green]ok[/]  ' if f.ok else '[red]FAIL[/]'} {f.ablation}: {f.what}: {f.detail}")
+    failed = [f for f in findings if not f.ok]
+    if failed:
+        raise SuiteError(f"{len(failed)} regression check(s) failed; first: {failed[0].ablation}: {failed[0].what}")
+    con.print(f"all {len(findings)} checks passed")
+    return 0
+
+
 def cmd_report(args) -> int:
     from suite.report import build_reports
 
     return build_reports(args)
 
 
-COMMANDS = {"list": cmd_list, "show": cmd_show, "run": cmd_run, "report": cmd_report}
+COMMANDS = {"list": cmd_list, "show": cmd_show, "run": cmd_run, "report": cmd_report, "bench": cmd_bench,
+            "baseline": cmd_baseline, "check": cmd_check}
 
 
 def _log_to_stderr() -> None:

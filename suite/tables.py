@@ -39,12 +39,26 @@ def metrics(records: Iterable[dict], declared: Sequence[str] = ()) -> pd.DataFra
 
 
 def _long(records: Iterable[dict], field: str, columns: list[str]) -> pd.DataFrame:
-    """Concatenate each record's column-oriented ``field`` with the run's identity repeated on every row."""
-    frames = [pd.DataFrame(r[field]).assign(**_ident(r)) for r in records if r.get(field)]
-    if not frames:
+    """Concatenate each record's column-oriented ``field`` with the run's identity repeated on every row.
+
+    Built as plain lists and turned into one DataFrame at the end: a DataFrame per record is 100x slower."""
+    data: dict[str, list] = {}
+    total = 0
+    for r in records:
+        block = r.get(field) or {}
+        n = len(next(iter(block.values()), []))
+        if not n:
+            continue
+        for name, value in [*_ident(r).items(), *block.items()]:
+            col = data.setdefault(name, [None] * total)
+            col.extend(value if name in block else [value] * n)
+        total += n
+        for col in data.values():  # a column this record lacks
+            col.extend([None] * (total - len(col)))
+    if not data:
         return pd.DataFrame(columns=[*RUN_COLUMNS, *columns])
-    df = pd.concat(frames, ignore_index=True)
-    return df[[c for c in df.columns if c not in columns] + [c for c in columns if c in df.columns]]
+    front = [c for c in data if c not in columns]
+    return pd.DataFrame({c: data[c] for c in [*front, *(c for c in columns if c in data)]})
 
 
 def curves(records: Iterable[dict]) -> pd.DataFrame:

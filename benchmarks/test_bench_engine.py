@@ -1,0 +1,35 @@
+"""pytest-benchmark timings of the engine (not run by the unit tests):
+
+    python -m pytest benchmarks/test_bench_engine.py --benchmark-only
+
+The ratios that CI watches come from ``python -m suite bench`` / ``suite.bench``, measured side by side.
+"""
+
+import pytest
+import torch
+
+from suite import bench
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("k", [1, 4, 16])
+def test_batched_vs_sequential(benchmark, k):
+    result = benchmark.pedantic(bench.bench_batched, args=(k,), kwargs={"repeats": 1}, rounds=3)
+    benchmark.extra_info["ratio"] = result.ratio
+
+
+def test_loop_overhead(benchmark):
+    result = benchmark.pedantic(bench.bench_loop_overhead, kwargs={"repeats": 1}, rounds=3)
+    benchmark.extra_info["ratio"] = result.ratio
+
+
+def test_store_aggregation(benchmark):
+    result = benchmark.pedantic(bench.bench_store, args=(1000,), kwargs={"repeats": 1}, rounds=1)
+    benchmark.extra_info["detail"] = result.detail

@@ -1,0 +1,179 @@
+"""Regression checks for CI: results against stored baselines, speed ratios against their measured noise.
+
+``baseline`` stores, per ablation, the smoke tier's per-variant statistics, per-seed values and verdicts, and
+the speed ratios of :mod:`suite.bench` with the spread seen over several measurements. ``check`` retrains the
+smoke tier from scratch (in a temporary store) and fails when a mean leaves the band its seed variance allows,
+when a verdict flips, or when a speed ratio falls by more than its measured noise allows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from suite.errors import SuiteError
+
+BASELINE_DIR = Path("results") / "baselines"
+BAND_SE = 4.0          # a mean may move this many standard errors of the difference before it is a regression
+SPEED_NOISE_SD = 3.0   # a speed ratio may fall this many measured standard deviations ...
+SPEED_MIN_DROP = 0.15  # ... and at least this fraction, before it is a regression
+SPEED_BENCHES = ("training loop", "batched seeds K=16 (digits)")
+
+
+@dataclass
+class Finding:
+    ablation: str
+    what: str
+    ok: bool
+    detail: str
+
+
+def _smoke_judgement(abl, store, tier: str, jobs: int | None):
+    from suite import runner, verdicts
+
+    specs = runner.plan(abl, tier, devices=["cpu"])
+    runner.run(specs, store, jobs=jobs, progress=False)
+    records = list(store.records(abl.name, keys=[s.key for s in specs]))
+    return verdicts.judge(abl, records), records
+
+
+def _variant(row: dict, factors) -> str:
+    return ", ".join(f"{f}={row[f]}" for f in factors)
+
+
+def snapshot(abl, judgement, records, tier: str) -> dict:
+    """What a baseline keeps of one ablation's smoke tier."""
+    import torch
+
+    summary = judgement.summary.to_dict("records")
+    values: dict[str, dict] = {}
+    for r in records:
+        for metric, value in r.get("metrics", {}).items():
+            values.setdefault(f"{_variant(r['factors'], abl.factors)} | {metric}", {})[str(r["seed"])] = value
+    return {
+        "ablation": abl.name, "tier": tier, "code_version": abl.code_version, "torch": torch.__version__,
+        "stats": {f"{_variant(s, abl.factors)} | {s['metric']}": {k: s[k] for k in ("mean", "std", "n")}
+                  for s in summary},
+        "values": values,
+        "verdicts": {h["hypothesis"]: h["verdict"] for h in judgement.hypotheses.to_dict("records")},
+    }
+
+
+def _band(base: dict, new: dict) -> float:
+    """Allowed |difference of means|: BAND_SE standard errors of the difference (from both sides' seed spread),
+    and never less than rounding noise."""
+    se2 = sum((s["std"] ** 2 / s["n"]) for s in (base, new) if s["n"] and s["std"] == s["std"])
+    return max(BAND_SE * math.sqrt(se2), 1e-9 * max(1.0, abs(base["mean"])))
+
+
+def compare(base: dict, new: dict) -> list[Finding]:
+    name = base["ablation"]
+    findings = []
+    moved = []
+    for key, b in base["stats"].items():
+        n = new["stats"].get(key)
+        if n is None:
+            moved.append(f"{key}: missing")
+            continue
+        if (b["mean"] != b["mean"]) != (n["mean"] != n["mean"]):  # one side NaN (e.g. now diverges)
+            moved.append(f"{key}: {b['mean']} -> {n['mean']}")
+        elif b["mean"] == b["mean"] and abs(n["mean"] - b["mean"]) > _band(b, n):
+            moved.append(f"{key}: {b['mean']:.4g} -> {n['mean']:.4g} (band +/-{_band(b, n):.2g})")
+    findings.append(Finding(name, "metrics within their seed-variance bands", not moved,
+                            "; ".join(moved[:3]) + (f" (+{len(moved) - 3} more)" if len(moved) > 3 else "")
+                            or f"{len(base['stats'])} variant x metric means"))
+    flips = [f"{h}: {v} -> {new['verdicts'].get(h, 'missing')}" for h, v in base["verdicts"].items()
+             if new["verdicts"].get(h) != v]
+    findings.append(Finding(name, "verdicts unchanged", not flips, "; ".join(flips) or
+                            f"{len(base['verdicts'])} hypotheses"))
+    same = sum(new["values"].get(k, {}).get(seed) == v for k, seeds in base["values"].items()
+               for seed, v in seeds.items())
+    total = sum(len(seeds) for seeds in base["values"].values())
+    exact_expected = base.get("torch") == new.get("torch")
+    findings.append(Finding(name, "per-seed values bit for bit", same == total or not exact_expected,
+                            f"{same} of {total} identical" + ("" if exact_expected else
+                                                              " (baseline from another torch: not required)")))
+    return findings
+
+
+def measure_speed(rounds: int = 3) -> dict[str, dict]:
+    """Each speed ratio measured ``rounds`` times: its median and relative standard deviation (the noise)."""
+    from suite import bench
+
+    benches = {"training loop": bench.bench_loop_overhead, "batched seeds K=16 (digits)": lambda: bench.bench_batched(16)}
+    out = {}
+    for name in SPEED_BENCHES:
+        ratios = [benches[name]().ratio for _ in range(rounds)]
+        med = statistics.median(ratios)
+        out[name] = {"ratio": med, "noise": statistics.stdev(ratios) / med if len(ratios) > 1 else 0.0,
+                     "rounds": ratios}
+    return out
+
+
+def compare_speed(base: dict, new: dict) -> list[Finding]:
+    findings = []
+    for name, b in base.items():
+        n = new[name]
+        allowed = max(SPEED_MIN_DROP, SPEED_NOISE_SD * b["noise"])
+        floor = b["ratio"] * (1 - allowed)
+        findings.append(Finding("speed", name, n["ratio"] >= floor,
+                                f"ratio {n['ratio']:.2f} vs baseline {b['ratio']:.2f} (fails below {floor:.2f}: "
+                                f"noise {b['noise']:.1%}, allowed drop {allowed:.0%})"))
+    return findings
+
+
+def _path(directory: Path, name: str) -> Path:
+    return directory / f"{name}.json"
+
+
+def write_baselines(ablations, directory: Path, store, tier: str = "smoke", jobs: int | None = None,
+                    speed: bool = True) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for abl in ablations:
+        judgement, records = _smoke_judgement(abl, store, tier, jobs)
+        path = _path(directory, abl.name)
+        path.write_text(json.dumps(snapshot(abl, judgement, records, tier), indent=1, sort_keys=True))
+        written.append(path)
+    if speed:
+        path = _path(directory, "speed")
+        path.write_text(json.dumps(measure_speed(), indent=1))
+        written.append(path)
+    return written
+
+
+def check(ablations, directory: Path, tier: str = "smoke", jobs: int | None = None,
+          speed: bool = True) -> list[Finding]:
+    """Retrain the tier from scratch and compare with the baselines; ablations without one are reported."""
+    from suite.store import Store
+
+    findings = []
+    with tempfile.TemporaryDirectory(prefix="suite-check-") as tmp:
+        store = Store(tmp)
+        for abl in ablations:
+            path = _path(directory, abl.name)
+            if not path.is_file():
+                findings.append(Finding(abl.name, "baseline present", False,
+                                        f"no baseline: python -m suite baseline {abl.name}"))
+                continue
+            base = json.loads(path.read_text())
+            judgement, records = _smoke_judgement(abl, store, base.get("tier", tier), jobs)
+            findings += compare(base, snapshot(abl, judgement, records, base.get("tier", tier)))
+    speed_path = _path(directory, "speed")
+    if speed:
+        if not speed_path.is_file():
+            findings.append(Finding("speed", "baseline present", False, "no speed baseline: python -m suite baseline"))
+        else:
+            findings += compare_speed(json.loads(speed_path.read_text()), measure_speed(rounds=1))
+    return findings
+
+
+def load_dir(directory: str | None) -> Path:
+    path = Path(directory) if directory else BASELINE_DIR
+    if path.exists() and not path.is_dir():
+        raise SuiteError(f"baseline directory {path} is not a directory")
+    return path
