@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, help="parallel workers (default: one per core)")
     p.add_argument("--data-dir", metavar="DIR", help="directory holding the dataset files (e.g. MNIST IDX)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--backend", default="loky", help="loky (local processes, default) | dask (a cluster)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="dask scheduler address, e.g. tcp://10.0.0.5:8786 (default with --backend dask: a local "
+                        "cluster on 127.0.0.1)")
     p.add_argument("--no-batch", action="store_true",
                    help="train seeds one at a time even where the ablation can train them together")
     _common(p)
@@ -236,6 +240,10 @@ def cmd_run(args) -> int:
     else:
         ablations = [get(args.name)]
     devices = runner.resolve_devices(args.device)
+    if args.backend not in runner.BACKENDS:
+        raise UsageError(f"unknown backend {args.backend!r}; choose one of {', '.join(runner.BACKENDS)}")
+    if args.scheduler and args.backend != "dask":
+        raise UsageError("--scheduler goes with --backend dask")
     store = _store(args)
     # Plan everything first, so that a bad override or tier fails before anything trains.
     plans = []
@@ -248,7 +256,7 @@ def cmd_run(args) -> int:
         t0 = time.perf_counter()
         summaries = runner.run(specs, store, jobs=args.jobs, data_dir=args.data_dir,
                                progress=not args.no_progress, label=f"{abl.name} [{args.tier}]",
-                               batched=not args.no_batch)
+                               batched=not args.no_batch, backend=args.backend, scheduler=args.scheduler)
         trained = sum(s["by"] == "here" for s in summaries)
         elsewhere = len(summaries) - trained
         failed += [(abl.name, s) for s in summaries if s["status"] == "failed"]

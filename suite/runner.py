@@ -245,12 +245,42 @@ def _preflight(todo: list[RunSpec], data_dir: str | None) -> None:
         load(name, data_dir=data_dir)
 
 
+BACKENDS = ("loky", "dask")
+
+
+def _dask_results(work: list[list[RunSpec]], root: str, data_dir: str | None, workers: int, threads: int,
+                  scheduler: str | None) -> Iterator[list[dict]]:
+    """Run the jobs on a dask cluster: an existing scheduler, or a local one bound to loopback only."""
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise UsageError("--backend dask needs dask.distributed: pip install 'dask[distributed]'") from None
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None)
+    try:
+        client = Client(cluster or scheduler, timeout=10)
+    except OSError as exc:
+        raise UsageError(f"cannot reach the dask scheduler at {scheduler}: {exc}") from None
+    try:
+        futures = client.map(execute, work, root=root, data_dir=data_dir, threads=threads, pure=False)
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
 def _execute_all(specs: list[RunSpec], root: str, jobs: int | None, data_dir: str | None,
-                 batched: bool) -> Iterator[dict]:
+                 batched: bool, backend: str = "loky", scheduler: str | None = None) -> Iterator[dict]:
     work = groups(specs, batched)
     workers, threads = workers_and_threads(jobs, len(work))
-    if workers == 1:
-        results: Iterable[list[dict]] = (execute(g, root, data_dir, threads) for g in work)
+    if backend == "dask":
+        results: Iterable[list[dict]] = _dask_results(work, root, data_dir, workers, threads, scheduler)
+    elif workers == 1:
+        results = (execute(g, root, data_dir, threads) for g in work)
     else:
         from joblib import Parallel, delayed
 
@@ -260,10 +290,15 @@ def _execute_all(specs: list[RunSpec], root: str, jobs: int | None, data_dir: st
 
 
 def run(specs: list[RunSpec], store: Store, *, jobs: int | None = None, data_dir: str | None = None,
-        progress: bool = True, label: str = "", poll_s: float = 0.5, batched: bool = True) -> list[dict]:
+        progress: bool = True, label: str = "", poll_s: float = 0.5, batched: bool = True,
+        backend: str = "loky", scheduler: str | None = None) -> list[dict]:
     """Execute the pending specs and return a summary of each, with ``by`` = "here" or "other" (a concurrent
     process that had claimed it). Each worker stores its own records, so a kill loses only runs in flight.
-    With ``batched``, the seeds of one variant train together where the ablation provides a batched path."""
+    With ``batched``, the seeds of one variant train together where the ablation provides a batched path.
+    ``backend`` "dask" sends the jobs to the scheduler at ``scheduler`` (or a local loopback-only cluster); the
+    workers must see the results directory at the same path."""
+    if backend not in BACKENDS:
+        raise UsageError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     todo = pending(specs, store)
     if not todo:
         return []
@@ -276,8 +311,8 @@ def run(specs: list[RunSpec], store: Store, *, jobs: int | None = None, data_dir
         while todo:
             mine = {s.key: s for s in todo if store.claim(s.ablation, s.key)}
             try:
-                for summary in _execute_all(list(mine.values()), str(store.root), jobs, data_dir, batched) \
-                        if mine else ():
+                for summary in _execute_all(list(mine.values()), str(store.root.resolve()), jobs, data_dir, batched,
+                                            backend, scheduler) if mine else ():
                     store.release(mine[summary["key"]].ablation, summary["key"])
                     summaries.append(summary | {"by": "here"})
                     advance(summary)
