@@ -1,4 +1,4 @@
-"""The one supervised training loop: minibatch SGD-family training with divergence detection."""
+"""The one supervised training loop: minibatch SGD-family training, learning-rate schedules, divergence detection."""
 
 from __future__ import annotations
 
@@ -20,17 +20,54 @@ class Diverged(Exception):
         self.step = step
 
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam")
 
 
 def make_optimizer(name: str, params, lr: float, momentum: float = 0.9) -> torch.optim.Optimizer:
+    """The named optimizer with PyTorch's default hyperparameters apart from ``lr`` (and ``momentum``).
+
+    Those defaults: Adagrad eps 1e-10; Adadelta rho 0.9, eps 1e-6 (``lr`` scales Zeiler's unit-free step, 1.0 in
+    the paper); RMSprop alpha 0.99, eps 1e-8; Adam betas (0.9, 0.999), eps 1e-8.
+    """
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr)
     if name in ("momentum", "nesterov"):
         return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=name == "nesterov")
+    if name == "adagrad":
+        return torch.optim.Adagrad(params, lr=lr)
+    if name == "adadelta":
+        return torch.optim.Adadelta(params, lr=lr)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
     if name == "adam":
         return torch.optim.Adam(params, lr=lr)
     raise ValueError(f"unknown optimizer {name!r}; known: {', '.join(OPTIMIZERS)}")
+
+
+SCHEDULES = ("constant", "linear", "exponential", "step", "plateau")
+FINAL_LR_FACTOR = 0.01  # linear and exponential decay end at 1% of the initial rate
+PLATEAU_FACTOR, PLATEAU_PATIENCE = 0.1, 3  # reduce-on-plateau: x0.1 after more than 3 epochs without a lower val loss
+
+
+def make_scheduler(name: str, opt: torch.optim.Optimizer, epochs: int):
+    """A per-epoch learning-rate schedule over ``epochs`` epochs; None for a constant rate.
+
+    linear: from lr down to 1% of it; exponential: the same end point, geometrically; step: x0.1 after half and
+    after three quarters of the epochs; plateau: x0.1 once the validation loss has gone more than 3 epochs without
+    improving (``step(val_loss)``).
+    """
+    sched = torch.optim.lr_scheduler
+    if name == "constant":
+        return None
+    if name == "linear":
+        return sched.LinearLR(opt, 1.0, FINAL_LR_FACTOR, total_iters=max(epochs - 1, 1))
+    if name == "exponential":
+        return sched.ExponentialLR(opt, FINAL_LR_FACTOR ** (1 / max(epochs - 1, 1)))
+    if name == "step":
+        return sched.MultiStepLR(opt, sorted({max(epochs // 2, 1), max(3 * epochs // 4, 1)}), 0.1)
+    if name == "plateau":
+        return sched.ReduceLROnPlateau(opt, factor=PLATEAU_FACTOR, patience=PLATEAU_PATIENCE)
+    raise ValueError(f"unknown schedule {name!r}; known: {', '.join(SCHEDULES)}")
 
 
 @torch.no_grad()
@@ -56,10 +93,17 @@ def fit(
     optimizer: str = "sgd",
     n_train: int | None = None,
     on_epoch: Callable[[int, int], None] | None = None,
+    schedule: str = "constant",
+    on_step: Callable[[int, float], None] | None = None,
+    drop_last: bool = False,
 ) -> dict[str, float]:
     """Train on ``ctx.data`` and log train loss, validation and test accuracy each epoch (epoch 0 = at init).
 
     ``on_epoch(epoch, step)`` runs after each epoch's evaluation (and once at init), e.g. for probes.
+    ``on_step(step, loss)`` runs after each optimizer step, while the step's gradients are still in ``.grad``.
+    ``schedule`` is one of :data:`SCHEDULES`, applied per epoch; the rate of the last epoch is logged as ``lr``.
+    ``n_train`` trains on the first ``n_train`` training examples only (the split is already shuffled).
+    ``drop_last`` skips each epoch's last, smaller batch (batch norm cannot normalize a batch of one).
     Returns the final epoch's metrics.
     """
     data = ctx.data
@@ -68,6 +112,7 @@ def fit(
         x, y = x[:n_train], y[:n_train]
     model.to(ctx.device).train()
     opt = make_optimizer(optimizer, model.parameters(), lr)
+    scheduler = make_scheduler(schedule, opt, epochs)
     step = 0
 
     def log_epoch(epoch: int, train_loss: float | None = None) -> dict[str, float]:
@@ -86,6 +131,8 @@ def fit(
     row = log_epoch(0)
     for epoch in range(1, epochs + 1):
         for idx in batch_indices(len(x), batch_size, ctx.generator, device=x.device):
+            if drop_last and len(idx) < batch_size:
+                continue
             loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
             step += 1
             if not math.isfinite(value := loss.item()):
@@ -94,5 +141,13 @@ def fit(
             loss.backward()
             opt.step()
             ctx.samples += len(idx)
+            if on_step:
+                on_step(step, value)
+        if scheduler is not None:
+            ctx.log(epoch, lr=opt.param_groups[0]["lr"])
         row = log_epoch(epoch)
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            scheduler.step(row["val_loss"])
+        elif scheduler is not None:
+            scheduler.step()
     return row

@@ -1,7 +1,12 @@
-"""A fully connected network whose activation and initialization are parameters, with optional probes.
+"""A fully connected network whose activation, initialization and batch-norm placement are parameters.
 
-With ``capture=True`` the forward pass keeps each layer's pre-activation (with its gradient retained) and
-post-activation, which is what the gradient and saturation probes read.
+With ``capture=True`` the forward pass keeps each layer's pre-activation, the input of its nonlinearity (with its
+gradient retained when it has one), and post-activation, the output of the nonlinearity, which is what the
+gradient and saturation probes read.
+
+Batch normalization (Ioffe & Szegedy 2015), per hidden layer: ``bn="before"`` normalizes the linear part's output
+before the nonlinearity (the paper's placement), ``bn="after"`` normalizes the nonlinearity's output, i.e. the next
+layer's input. With ``"after"``, ``post`` is still the nonlinearity's output, before normalization.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ _USUAL = {"sigmoid": "xavier", "tanh": "xavier", "softplus": "xavier",
 # naive: N(0, 0.01^2), the small-random-weights recipe of the pre-2010 literature;
 # large: N(0, 1), big enough to explode a deep network's signals.
 INITS = ("usual", "xavier", "he", "naive", "large", "torch")
+BN_PLACEMENTS = ("none", "before", "after")
 
 
 def usual_init(activation: str) -> str:
@@ -54,10 +60,14 @@ def init_linear(layer: nn.Linear, scheme: str, activation: str) -> None:
 
 
 class MLP(nn.Module):
-    def __init__(self, n_in: int, width: int, depth: int, n_out: int, activation: str = "relu", init: str = "usual"):
+    def __init__(self, n_in: int, width: int, depth: int, n_out: int, activation: str = "relu", init: str = "usual",
+                 bn: str = "none"):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; known: {', '.join(ACTIVATIONS)}")
+        if bn not in BN_PLACEMENTS:
+            raise ValueError(f"unknown batch-norm placement {bn!r}; known: {', '.join(BN_PLACEMENTS)}")
+        self.bn = bn
         self.activation = activation
         self.act = ACTIVATIONS[activation]
         sizes = [n_in] + [width] * depth
@@ -68,17 +78,24 @@ class MLP(nn.Module):
         # The output layer is linear (softmax in the loss): Xavier whatever the hidden units are, except for the
         # deliberately naive and large arms, which apply everywhere.
         init_linear(self.out, init if init in ("naive", "large", "torch") else "xavier", activation)
+        # BatchNorm1d draws no random numbers, so the weights above are the same with or without it.
+        self.norms = nn.ModuleList(nn.BatchNorm1d(width) for _ in self.hidden) if bn != "none" else None
         self.pre: list[torch.Tensor] = []
         self.post: list[torch.Tensor] = []
 
     def forward(self, x: torch.Tensor, capture: bool = False) -> torch.Tensor:
         self.pre, self.post = [], []
         h = x
-        for layer in self.hidden:
+        for i, layer in enumerate(self.hidden):
             z = layer(h)
+            if self.bn == "before":
+                z = self.norms[i](z)
             h = self.act(z)
             if capture:
-                z.retain_grad()
+                if z.requires_grad:  # not under torch.no_grad()
+                    z.retain_grad()
                 self.pre.append(z)
                 self.post.append(h.detach())
+            if self.bn == "after":
+                h = self.norms[i](h)
         return self.out(h)

@@ -1,0 +1,180 @@
+"""Batch normalization and where to put it (book 4.3; claim A3).
+
+The book: batch normalization speeds up training and tolerates higher learning rates (its example is the MNIST
+network 784-100-100-10); it asks whether BN belongs after the linear part of a layer (before the nonlinearity) or
+after the whole layer; and BN needs batches large enough for sound statistics.
+
+Setup. MLPs of width 100: the book's two hidden layers and Ioffe & Szegedy's three (factor ``depth``). The smoke
+and quick tiers use the embedded digits data; the full tier uses MNIST when its IDX files are in the data cache
+when this module is imported (5 epochs, target 0.95), otherwise digits (30 epochs); each record's ``data`` config
+value says which, and ``data=mnist --data-dir DIR`` forces MNIST in any tier. The quick tier stays on digits so
+that it fits in minutes: an epoch of batches of 4 over MNIST's 50,000 images is 12,500 steps. Arms (factor ``bn``): no BN; BN
+after the linear part, before the nonlinearity (``before``, the paper's placement); BN after the nonlinearity
+(``after``). Crossed with the activation (sigmoid, as in the paper, and ReLU), the learning rate of plain SGD
+(0.05, 0.5 and 2.0 - the last too high for the ReLU network without BN; the full tier adds 8.0) and the batch
+size (60 as in the paper, 4 and, in the full tier, 2 and 16). Every arm gets the same budget in epochs (so a
+smaller batch takes more steps) and uses the activation's usual init (Xavier for sigmoid, He for ReLU); each
+epoch's last incomplete batch is dropped in every arm, since BN cannot normalize a batch of one.
+
+Metrics. Validation accuracy is checked about ten times per epoch (every step when an epoch has fewer than 20);
+``steps_to_target`` is the first optimizer step at which it reached ``target`` (0.9). A run that never reaches it gets the budget's step count and
+``reached_target`` = 0, so the mean steps understate how much slower a failing arm is (a conservative bias for the
+claim that BN is faster); a diverged run keeps both and counts as not reaching the target, while its final
+accuracies are left out of the means and its divergence is counted (``diverged``). The drift of the last hidden
+layer's input distribution (Ioffe & Szegedy's fig. 1): at init and after every epoch, the 15th, 50th and 85th
+percentiles of each unit's nonlinearity input over the 360 validation digits (batch statistics over those
+examples for BN, leaving the running averages untouched), recorded as probes (averaged over units, and for unit
+0 alone); ``input_drift`` is the mean absolute change of the three percentiles from init to the end, over the
+mean initial 15-85 spread.
+
+"Very small batches hurt BN more than no BN" compares the two at batch 4 (and 2), each at its best learning rate
+on validation accuracy, next to the same comparison at batch 60; the suite's tests compare two arms, not a
+difference of differences, so the interaction is read from the pair. "Before vs after" is tested as
+equivalence within 1 point of test accuracy (between 3 and 4 of the 360 test digits), so that the table shows
+the difference and its CI whichever way it falls.
+
+What differs from the source. Ioffe & Szegedy trained the 3x100 sigmoid network on all of MNIST for 50,000 steps
+of 60 examples, from small random Gaussian weights, and reported test accuracy over steps and the percentiles of
+one sigmoid's input. Here the default data are 8x8 digits (1,077 training examples), the budget is 10 epochs (170
+steps at batch 60), the learning rate is a factor rather than one value, the inits are Xavier/He so that the
+network without BN is a fair baseline, ReLU joins sigmoid, and the target is a validation accuracy chosen for this
+data.
+"""
+
+from suite.data import DATASETS, default_cache_dir
+from suite.registry import Greater, Less, Param, Similar, Tier, ablation
+
+_MNIST_STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                "t10k-labels-idx1-ubyte")
+
+
+def _mnist_cached() -> bool:
+    folder = default_cache_dir() / "mnist"
+    return all((folder / s).is_file() or (folder / f"{s}.gz").is_file() for s in _MNIST_STEMS)
+
+
+# Resolved when the module is imported, so that the run keys say which data the full tier used.
+FULL = {"data": "mnist", "epochs": 5, "target": 0.95} if "mnist" in DATASETS and _mnist_cached() else {"epochs": 30}
+PAPER_BATCH = {"batch_size": 60}
+FAIR_LRS = [0.05, 0.5]  # rates at which the network without BN trains
+HIGH_LR = 2.0
+TUNED = {"lr": "val_acc"}
+
+
+@ablation(
+    name="batchnorm_placement",
+    section="4.3",
+    claim="Batch normalization reaches a target accuracy in fewer steps, trains at learning rates where the plain "
+          "network fails, and suffers from very small batches; before vs after the nonlinearity is an open question.",
+    data="digits",
+    config={
+        "width": Param(100, min=1, help="units per hidden layer"),
+        "epochs": Param(10, min=1, help="passes over the training set (the same for every batch size)"),
+        "target": Param(0.9, min=0.0, max=1.0, help="validation accuracy that counts as reaching the target"),
+        "checks_per_epoch": Param(10, min=1, help="validation checks per epoch for steps_to_target"),
+    },
+    factors={"bn": ["none", "before", "after"], "activation": ["sigmoid", "relu"], "lr": [0.05, 0.5, 2.0],
+             "batch_size": [4, 60], "depth": [2, 3]},
+    metrics={
+        "steps_to_target": "optimizer steps until validation accuracy first reached the target (budget if never)",
+        "reached_target": "1 if validation accuracy reached the target within the budget, else 0",
+        "diverged": "1 if the loss stopped being finite, else 0",
+        "test_acc": "test accuracy after the budget (fraction)",
+        "val_acc": "validation accuracy after the budget (fraction)",
+        "train_loss": "training cross-entropy after the budget (nats)",
+        "input_drift": "last hidden layer input: mean |change| of its 15/50/85th percentiles, init to end, "
+                       "over the initial 15-85 spread",
+    },
+    hypotheses=[
+        Less("steps_to_target", a={"bn": "before"}, b={"bn": "none"}, where={**PAPER_BATCH, "lr": FAIR_LRS},
+             label="batch 60, lr 0.05 and 0.5: BN before the nonlinearity reaches the target in fewer steps"),
+        Less("steps_to_target", a={"bn": "after"}, b={"bn": "none"}, where={**PAPER_BATCH, "lr": FAIR_LRS},
+             label="batch 60, lr 0.05 and 0.5: BN after the nonlinearity reaches the target in fewer steps"),
+        Greater("reached_target", a={"bn": "before"}, b={"bn": "none"}, where={**PAPER_BATCH, "lr": HIGH_LR},
+                label="batch 60, lr 2: BN (before) reaches the target where no BN diverges or stalls"),
+        Greater("reached_target", a={"bn": "after"}, b={"bn": "none"}, where={**PAPER_BATCH, "lr": HIGH_LR},
+                label="batch 60, lr 2: BN (after) reaches the target where no BN diverges or stalls"),
+        Less("test_acc", a={"bn": "before"}, b={"bn": "none"}, where={"batch_size": [2, 4]}, best=TUNED,
+             label="batch 2-4: BN (before) ends below no BN, each at its best lr"),
+        Greater("test_acc", a={"bn": "before"}, b={"bn": "none"}, where=PAPER_BATCH, best=TUNED,
+                label="batch 60: BN (before) ends above no BN, each at its best lr (the contrast for H5)"),
+        Similar("test_acc", a={"bn": "before"}, b={"bn": "after"}, margin=0.01, where=PAPER_BATCH, best=TUNED,
+                label="batch 60: BN before vs after the nonlinearity, within 1 point, each at its best lr"),
+        Less("input_drift", a={"bn": "before"}, b={"bn": "none"}, where={**PAPER_BATCH, "lr": FAIR_LRS},
+             label="batch 60: BN (before) keeps the last hidden layer's input distribution steadier"),
+    ],
+    tiers={
+        "smoke": Tier(seeds=2, config={"epochs": 1},
+                      factors={"activation": ["relu"], "lr": [0.5], "batch_size": [60], "depth": [2]},
+                      about="seconds: the three placements, one epoch"),
+        "quick": Tier(seeds=5, factors={"depth": [2]},
+                      about="minutes: the book's 2x100 network, batch 4 and 60, three learning rates"),
+        "full": Tier(seeds=10, config=FULL,
+                     factors={"lr": [0.05, 0.5, 2.0, 8.0], "batch_size": [2, 4, 16, 60]},
+                     about="both networks, batch 2 to 60, four learning rates; MNIST if cached"),
+    },
+)
+def train(ctx):
+    import torch
+
+    from suite.nn import MLP
+    from suite.train import Diverged, evaluate, fit
+
+    cfg, data = ctx.cfg, ctx.data
+    model = MLP(data.n_features, cfg.width, cfg.depth, data.n_classes, cfg.activation, "usual", bn=cfg.bn)
+    model.to(ctx.device)
+    steps_per_epoch = len(data.x_train) // cfg.batch_size
+    budget = cfg.epochs * steps_per_epoch
+    check_every = max(1, steps_per_epoch // cfg.checks_per_epoch)
+    hit: list[int] = []
+    quantiles = torch.tensor([0.15, 0.5, 0.85], device=ctx.device)
+    seen: dict[int, torch.Tensor] = {}
+
+    def on_step(step: int, loss: float) -> None:
+        if not hit and step % check_every == 0 and evaluate(model, data.x_val, data.y_val)[1] >= cfg.target:
+            hit.append(step)
+
+    def on_epoch(epoch: int, step: int) -> None:
+        q = torch.quantile(_last_input(model, data.x_val), quantiles, dim=0)  # (3, width)
+        seen[epoch] = q
+        ctx.probe([{"layer": cfg.depth, "stat": f"{who}p{p}", "value": v}
+                   for who, qs in (("", q.mean(1)), ("unit0_", q[:, 0])) for p, v in zip((15, 50, 85), qs.tolist())],
+                  epoch=epoch, step=step)
+
+    def report_progress(diverged: bool) -> None:
+        ctx.report(steps_to_target=hit[0] if hit else budget, reached_target=float(bool(hit)),
+                   diverged=float(diverged))
+
+    try:
+        final = fit(ctx, model, epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, on_step=on_step,
+                    on_epoch=on_epoch, drop_last=True)
+    except Diverged:
+        report_progress(diverged=True)
+        raise
+    report_progress(diverged=False)
+    first, last = seen[0], seen[max(seen)]
+    drift = ((last - first).abs().mean() / (first[2] - first[0]).mean()).item()
+    return {"test_acc": final["test_acc"], "val_acc": final["val_acc"], "train_loss": final["train_loss"],
+            "input_drift": drift}
+
+
+def _last_input(model, x):
+    """The last hidden layer's nonlinearity input on ``x``, with batch statistics for BN (as in training) but
+    without moving its running averages (momentum 0 keeps them as they are)."""
+    import torch
+
+    norms = list(model.norms) if model.norms is not None else []
+    saved = [n.momentum for n in norms]
+    was_training = model.training
+    try:
+        for n in norms:
+            n.momentum = 0.0
+        model.train()
+        with torch.no_grad():
+            model(x, capture=True)
+        return model.pre[-1]
+    finally:
+        for n, m in zip(norms, saved):
+            n.momentum = m
+        model.train(was_training)
+        model.pre, model.post = [], []

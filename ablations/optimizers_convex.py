@@ -1,0 +1,216 @@
+"""Momentum, Nesterov and Newton's method on convex problems (book 4.4; claim A5, second part).
+
+The book: in a narrow ravine gradient descent zigzags across the walls and crawls along the floor; momentum damps
+the zigzag and speeds progress along the ravine, and Nesterov's look-ahead does better still; Newton's method,
+with the Hessian, takes near-ideal steps on small problems.
+
+``optimizers_ravine``. f(x) = 1/2 x^T A x with A's eigenvalues spaced geometrically from 1/kappa to 1 (dimension 2
+by default, the textbook picture), condition number kappa from 10 to 10^4 (10^5 in the full tier); each seed draws
+a random starting direction at unit distance from the minimum. Methods: gradient descent, heavy-ball momentum
+(Polyak), Nesterov's accelerated gradient (Sutskever et al.'s form) and Newton's method. Iterations are counted to
+the first iterate within 10^-6 of the starting distance to the minimum (distance rather than a gap in f, which
+would weigh the flat direction by its tiny curvature and ask less of it the worse the conditioning). Each first-
+order method is tuned per run for the fewest iterations over one grid: learning rates (0.24, 0.48, 0.95, 1.9, 3.8
+and 7.6) / L, with L the largest curvature (1.9/L and 3.8/L sit just inside the stability limits of gradient
+descent, 2/L, and of heavy ball with momentum near 1, 4/L), and for the momentum methods momentum 0.5, 0.8, 0.9,
+0.95, 0.98, 0.99, 0.995 and 0.998; the chosen pair is reported (``lr_L``, ``beta``). Theory (Polyak 1964;
+Nesterov 1983): gradient descent needs O(kappa log 1/eps) iterations, both momentum methods O(sqrt(kappa) log
+1/eps) with well-chosen parameters, Newton one step. "Grows like the square root" is tested per method as
+iterations / sqrt(kappa) staying within a factor of 2 while kappa grows a hundredfold (10^2 to 10^4), and
+"linearly" as iterations / kappa doing the same. The tuned method's trajectory is kept as probes (stats ``x1``
+along the flattest direction, ``x2`` along the steepest, ``err`` the relative distance; at most 300 iterations,
+log-spaced), for plotting.
+
+``optimizers_newton``. L2-regularized logistic regression on the digits, "is the digit 5 or above?", 64 pixels
+plus a bias; each seed draws 800 of the 1,077 training examples, and every method starts from zero weights. The
+regularization strength (factor ``l2``) sets the conditioning. Methods: damped Newton (full step, halved until
+the Armijo condition holds; Boyd & Vandenberghe) and the three first-order methods, tuned per run over the same
+grid, with L the bound ||X||^2 / 4n + l2 on the Hessian. Iterations are counted to a suboptimality gap of 10^-6 of
+the starting gap, with the optimum found beforehand by Newton's method to machine precision. A method that does
+not converge within ``max_iters`` counts max_iters with ``reached`` = 0. Newton's iterations each solve a 65x65
+linear system, so "fewer iterations" is not "less time"; seconds are reported too.
+
+What differs from the sources. The book's pictures are two-dimensional ravines without numbers; Polyak's and
+Nesterov's rates are asymptotic bounds for optimally chosen parameters, while here the parameters come from a
+coarse grid, so constant factors are the grid's. Counting the first iterate within tolerance favours the methods
+that oscillate (momentum) a little over those that descend monotonically.
+"""
+
+import math
+import time
+
+from suite.registry import Less, Param, Similar, Tier, ablation
+
+LR_L = [0.24, 0.48, 0.95, 1.9, 3.8, 7.6]
+BETAS = [0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998]
+FIRST_ORDER = {"gd": (False, [0.0]), "momentum": (False, BETAS), "nesterov": (True, BETAS)}
+SQRT_MARGIN = 0.3  # log10(2)
+
+
+def _solve(problem, x0, method: str, *, error, tol: float, max_iters: int):
+    """Run ``method`` (tuned over the grid if first-order) and return its result and a trajectory of the best run."""
+    import numpy as np
+
+    from suite import problems
+
+    if method == "newton":
+        return problems.newton(problem, x0, error=error, tol=tol, max_iters=max_iters, keep_path=True)
+    nesterov, betas = FIRST_ORDER[method]
+    result = problems.tune(problem, x0, np.array(LR_L) / problem.smoothness, betas, error=error, tol=tol,
+                           max_iters=max_iters, nesterov=nesterov)
+    if result.reached:
+        _, path = problems.descend(problem, x0, result.lr, result.beta, error=error, tol=tol,
+                                   max_iters=result.iters, nesterov=nesterov, keep_path=True)
+        result.path = path[:, 0]
+    return result
+
+
+def _blas_threads():
+    """numpy's BLAS limited to the threads the runner gave torch, so that workers x threads stays within the cores."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(torch.get_num_threads(), user_api="blas")
+
+
+def _metrics(result, seconds: float, smoothness: float, kappa: float | None = None) -> dict:
+    out = {"iters": result.iters, "log10_iters": math.log10(result.iters), "reached": float(result.reached),
+           "seconds": seconds}
+    if not math.isnan(result.lr):
+        out |= {"lr_L": result.lr * smoothness, "beta": result.beta}
+    if kappa is not None:
+        out |= {"log10_iters_per_sqrt_kappa": math.log10(result.iters) - 0.5 * math.log10(kappa),
+                "log10_iters_per_kappa": math.log10(result.iters) - math.log10(kappa)}
+    return out
+
+
+SOLVER_METRICS = {
+    "iters": "iterations to the tolerance (max_iters if not reached)",
+    "log10_iters": "log10 of iters",
+    "reached": "1 if the tolerance was reached within max_iters, else 0",
+    "seconds": "wall time of the method at its chosen parameters plus tuning (seconds)",
+    "lr_L": "first-order methods: the chosen learning rate times L",
+    "beta": "first-order methods: the chosen momentum",
+}
+
+
+@ablation(
+    name="optimizers_ravine",
+    section="4.4",
+    claim="On an ill-conditioned quadratic, momentum and Nesterov need far fewer iterations than gradient descent, "
+          "growing like sqrt(kappa) instead of kappa; Newton's method needs one.",
+    data=None,
+    config={
+        "dim": Param(2, min=2, help="dimension of the quadratic"),
+        "tol": Param(1e-6, min=0.0, help="distance to the minimum, relative to the start, that counts as converged"),
+        "max_iters": Param(200_000, min=1, help="iteration budget"),
+        "path_points": Param(300, min=2, help="most iterations kept for the trajectory"),
+    },
+    factors={"method": ["gd", "momentum", "nesterov", "newton"], "kappa": [10.0, 100.0, 1000.0, 10000.0]},
+    metrics={
+        **SOLVER_METRICS,
+        "log10_iters_per_sqrt_kappa": "log10(iters / sqrt(kappa)): flat in kappa when iters grow like sqrt(kappa)",
+        "log10_iters_per_kappa": "log10(iters / kappa): flat in kappa when iters grow linearly",
+    },
+    hypotheses=[
+        Less("iters", a={"method": "momentum"}, b={"method": "gd"}, where={"kappa": 10000.0},
+             label="kappa 10^4: momentum needs fewer iterations than gradient descent"),
+        Less("iters", a={"method": "nesterov"}, b={"method": "gd"}, where={"kappa": 10000.0},
+             label="kappa 10^4: Nesterov needs fewer iterations than gradient descent"),
+        Less("iters", a={"method": "nesterov"}, b={"method": "momentum"}, where={"kappa": 10000.0},
+             label="kappa 10^4: Nesterov needs fewer iterations than heavy-ball momentum"),
+        Similar("log10_iters_per_sqrt_kappa", a={"kappa": 10000.0}, b={"kappa": 100.0}, margin=SQRT_MARGIN,
+                where={"method": "momentum"},
+                label="momentum: iterations / sqrt(kappa) within 2x from kappa 10^2 to 10^4 (sqrt growth)"),
+        Similar("log10_iters_per_sqrt_kappa", a={"kappa": 10000.0}, b={"kappa": 100.0}, margin=SQRT_MARGIN,
+                where={"method": "nesterov"},
+                label="Nesterov: iterations / sqrt(kappa) within 2x from kappa 10^2 to 10^4 (sqrt growth)"),
+        Similar("log10_iters_per_kappa", a={"kappa": 10000.0}, b={"kappa": 100.0}, margin=SQRT_MARGIN,
+                where={"method": "gd"},
+                label="gradient descent: iterations / kappa within 2x from kappa 10^2 to 10^4 (linear growth)"),
+        Less("iters", a={"method": "newton"}, b={"method": "nesterov"}, where={"kappa": 10000.0},
+             label="kappa 10^4: Newton's method needs fewer iterations than Nesterov"),
+    ],
+    tiers={
+        "smoke": Tier(seeds=2, factors={"kappa": [10.0, 100.0]}, about="seconds: two condition numbers"),
+        "quick": Tier(seeds=5, about="kappa 10 to 10^4, two dimensions"),
+        "full": Tier(seeds=10, config={"max_iters": 2_000_000},
+                     factors={"kappa": [10.0, 100.0, 1000.0, 10000.0, 100000.0]},
+                     about="kappa up to 10^5, 10 seeds"),
+    },
+)
+def train_ravine(ctx):
+    import numpy as np
+
+    from suite.problems import Quadratic
+
+    cfg = ctx.cfg
+    problem = Quadratic.ravine(cfg.kappa, cfg.dim)
+    x0 = np.random.default_rng(ctx.torch_seed).normal(size=cfg.dim)
+    x0 /= np.linalg.norm(x0)
+    t0 = time.perf_counter()
+    result = _solve(problem, x0, cfg.method, error=problem.distance, tol=cfg.tol, max_iters=cfg.max_iters)
+    seconds = time.perf_counter() - t0
+    if result.path is not None:
+        ctx.probe(_trajectory(result.path, problem.distance, cfg.path_points))
+    return _metrics(result, seconds, problem.smoothness, cfg.kappa)
+
+
+def _trajectory(path, error, points: int) -> list[dict]:
+    """Probe rows of a trajectory: the first two coordinates and the relative error, at log-spaced iterations."""
+    import numpy as np
+
+    early = np.arange(min(len(path), points // 3))  # every early iteration: the zigzag
+    late = np.geomspace(1, len(path), points - points // 3).astype(int) - 1
+    err0 = float(error(path[0]))
+    rows = []
+    for k in np.union1d(early, late):
+        rows += [{"step": int(k), "stat": "x1", "value": float(path[k, 0])},
+                 {"step": int(k), "stat": "x2", "value": float(path[k, -1])},
+                 {"step": int(k), "stat": "err", "value": float(error(path[k])) / err0}]
+    return rows
+
+
+@ablation(
+    name="optimizers_newton",
+    section="4.4",
+    claim="Newton's method fits a logistic regression in a handful of iterations, far fewer than first-order "
+          "methods.",
+    data="digits",
+    config={
+        "n_examples": Param(800, min=2, help="training examples each seed draws"),
+        "tol": Param(1e-6, min=0.0, help="suboptimality gap, relative to the start, that counts as converged"),
+        "max_iters": Param(20_000, min=1, help="iteration budget"),
+    },
+    factors={"method": ["gd", "momentum", "nesterov", "newton"], "l2": [0.01, 0.0001]},
+    metrics={**SOLVER_METRICS, "kappa": "condition number of the Hessian at the optimum"},
+    hypotheses=[
+        # On a log scale: the l2 strengths pooled here change the first-order counts by orders of magnitude.
+        Less("log10_iters", a={"method": "newton"}, b={"method": m},
+             label=f"Newton's method needs fewer iterations than {name} (log10 iterations)")
+        for m, name in (("gd", "gradient descent"), ("momentum", "heavy-ball momentum"), ("nesterov", "Nesterov"))
+    ],
+    tiers={
+        "smoke": Tier(seeds=2, factors={"l2": [0.01]}, about="seconds: one regularization strength"),
+        "quick": Tier(seeds=5, about="two regularization strengths"),
+        "full": Tier(seeds=10, config={"max_iters": 200_000}, factors={"l2": [0.01, 0.001, 0.0001, 0.00001]},
+                     about="four regularization strengths, a ten times larger budget"),
+    },
+)
+def train_newton(ctx):
+    import numpy as np
+
+    from suite import problems
+
+    cfg, data = ctx.cfg, ctx.data
+    x, y = data.x_train.cpu().double().numpy(), (data.y_train.cpu().numpy() >= 5).astype(float)
+    rows = np.random.default_rng(ctx.torch_seed).permutation(len(x))[: cfg.n_examples]
+    problem = problems.LogisticRegression(x[rows], y[rows], cfg.l2)
+    w0 = np.zeros(problem.dim)
+    with _blas_threads():
+        w_star, f_star = problems.minimize(problem, w0)
+        curvature = np.linalg.eigvalsh(problem.hess(w_star))
+        t0 = time.perf_counter()
+        result = _solve(problem, w0, cfg.method, error=problem.gap(f_star), tol=cfg.tol, max_iters=cfg.max_iters)
+        seconds = time.perf_counter() - t0
+    return _metrics(result, seconds, problem.smoothness) | {"kappa": float(curvature.max() / curvature.min())}
