@@ -1,0 +1,131 @@
+"""LSTM gate removal: Greff et al.'s eight variants against the vanilla LSTM (book 6.3; claim A4).
+
+The book, after Greff et al. (2017), "LSTM: A Search Space Odyssey": the vanilla LSTM (input, forget and output
+gates, peepholes, tanh input and output activations) is a strong default; removing the forget gate (NFG) or the
+output activation (NOAF) hurts; removing the peepholes (NP) or coupling the input and forget gates (CIFG) barely
+matters. The variants are NIG, NFG, NOG, NIAF, NOAF, NP, CIFG and FGR (full gate recurrence); their equations are
+in suite/nn/recurrent.py.
+
+Protocol, after Greff et al.: every variant gets the same random search over hyperparameters, and the
+distribution of its results is compared with vanilla's. Greff drew 200 trials per variant and dataset (learning
+rate log-uniform in [1e-6, 1e-2], plus hidden size, momentum and input noise), trained with SGD and momentum,
+reported test-set performance over all trials and over the best 10% of them, and marked variants that differ
+significantly from vanilla (Welch's t test, p < 0.05). Here only the learning rate is searched: trial i uses
+lr_i = lr_min (lr_max / lr_min)^u_i, with u_i = frac(s + i / golden ratio) for a fixed random shift s: log-uniform
+draws that stay evenly spread for any number of trials (randomized quasi-random search). The same lr_i serves
+every variant, so runs pair by (trial, seed) and the comparisons are paired t tests, which need fewer runs than
+Welch's test for the same power.
+
+- "All trials": the variant's test accuracy against vanilla's over every (trial, seed) pair.
+- "Best": each variant at its own best trial, chosen by mean validation accuracy, compared on test accuracy
+  across seeds. Greff's "best 10%" (here it would be the best half) is a per-variant subset of trials, which
+  the verdict engine cannot select yet; choosing one best trial per variant is the nearest it allows, and with
+  few seeds it has little power.
+- "Not significantly different" claims (NP, CIFG) are equivalence tests: the difference from vanilla lies
+  within 0.05 test accuracy (TOST, Holm-adjusted). The margin is fixed before the runs: five points of accuracy
+  is the smallest gap one would act on when choosing a cell at this scale; a non-significant difference alone
+  is not evidence of no difference.
+
+Tasks: MNIST-1D read as a sequence of 40 values (Greydanus 2020), and Hochreiter & Schmidhuber's adding problem
+(definition in suite/sequences.py) at a fixed length T. Each run trains one-layer models of ``hidden`` cells
+with Adam and gradient-norm clipping at ``clip`` (the fraction of clipped steps is recorded), from fresh
+minibatches, for a fixed number of updates; the linear read-out sees the last step only. The forget-gate bias
+starts at ``forget_bias`` (Gers et al. 2000; Jozefowicz et al. 2015); CIFG's input-gate bias starts at its
+negative, which gives the same initial forget gate.
+
+What differs from the paper. Greff trained networks with one hidden layer of 20-200 LSTM blocks on TIMIT, IAM
+Online and JSB Chorales, to convergence with early stopping; here the models have 32 cells, train for a few
+hundred updates on CPU-sized tasks, and search one hyperparameter over a handful of trials. Differences
+that need long training or large data (e.g. FGR's extra capacity) may not show at this scale.
+"""
+
+import math
+
+import numpy as np
+
+from suite.nn.recurrent import VARIANTS
+from suite.registry import Less, Param, Similar, Tier, ablation
+
+MARGIN = 0.05       # equivalence margin on test accuracy, fixed before the runs (see above)
+_SHIFT = float(np.random.default_rng(20150313).random())  # the arXiv date of Greff et al., as a fixed seed
+
+
+def trial_lr(trial: int, lr_min: float, lr_max: float) -> float:
+    """The learning rate of trial ``trial``: log-uniform in [lr_min, lr_max], the same for every variant."""
+    u = (_SHIFT + trial * (math.sqrt(5) - 1) / 2) % 1.0
+    return lr_min * (lr_max / lr_min) ** u
+
+
+def _hypotheses(task: str) -> list:
+    where = {"task": task}
+    best = {"trial": "val_acc"}
+    hyps = []
+    for name, worse in (("NFG", "no forget gate"), ("NOAF", "no output activation")):
+        hyps += [
+            Less("test_acc", a={"cell": name}, b={"cell": "vanilla"}, where=where,
+                 label=f"{task}, all trials: {name} ({worse}) has a lower test accuracy than vanilla"),
+            Less("test_acc", a={"cell": name}, b={"cell": "vanilla"}, where=where, best=best,
+                 label=f"{task}, each at its best trial: {name} has a lower test accuracy than vanilla"),
+        ]
+    for name, what in (("NP", "no peepholes"), ("CIFG", "coupled input and forget gates")):
+        hyps += [
+            Similar("test_acc", a={"cell": name}, b={"cell": "vanilla"}, margin=MARGIN, where=where,
+                    label=f"{task}, all trials: {name} ({what}) is within {MARGIN} test accuracy of vanilla"),
+            Similar("test_acc", a={"cell": name}, b={"cell": "vanilla"}, margin=MARGIN, where=where, best=best,
+                    label=f"{task}, each at its best trial: {name} is within {MARGIN} test accuracy of vanilla"),
+        ]
+    return hyps
+
+
+@ablation(
+    name="lstm_gates",
+    section="6.3",
+    claim="Removing the LSTM's forget gate or output activation hurts; removing peepholes or coupling the input "
+          "and forget gates does not.",
+    data="mnist1d",
+    config={
+        "hidden": Param(32, min=1, help="LSTM cells"),
+        "steps": Param(700, min=1, help="training updates"),
+        "batch_size": Param(64, min=1, help="sequences per update"),
+        "lr_min": Param(1e-3, min=0.0, help="lower end of the learning-rate search (log-uniform)"),
+        "lr_max": Param(3e-2, min=0.0, help="upper end of the learning-rate search"),
+        "clip": Param(1.0, min=0.0, help="gradient-norm clipping threshold"),
+        "forget_bias": Param(1.0, help="initial forget-gate bias"),
+        "lag": Param(30, min=4, help="adding problem: sequence length T"),
+        "eval_every": Param(100, min=1, help="updates between validation passes"),
+        "optimizer": Param("adam", choices=("sgd", "momentum", "nesterov", "adam"), help="optimizer"),
+    },
+    factors={"task": ["mnist1d", "adding"], "cell": list(VARIANTS), "trial": list(range(6))},
+    metrics={
+        "test_acc": "test accuracy (adding: fraction of sequences with absolute error < 0.04)",
+        "test_loss": "test loss (cross-entropy; adding: squared error)",
+        "val_acc": "validation accuracy at the end (selects each variant's best trial)",
+        "lr": "the trial's learning rate",
+        "n_params": "trainable parameters",
+        "clipped_frac": "fraction of updates whose gradient norm was clipped",
+        "grad_norm_median": "median gradient norm before clipping",
+    },
+    hypotheses=_hypotheses("mnist1d") + _hypotheses("adding"),
+    tiers={
+        "smoke": Tier(seeds=1, config={"steps": 10, "hidden": 8, "lag": 10, "eval_every": 5},
+                      factors={"task": ["adding"], "trial": [0]},
+                      about="seconds: every variant, ten updates on the adding problem"),
+        "quick": Tier(seeds=2, factors={"task": ["mnist1d"], "trial": list(range(5))},
+                      about="minutes on two cores: MNIST-1D, 9 variants x 5 learning rates x 2 seeds, 700 updates"),
+        "full": Tier(seeds=5, config={"steps": 3000, "hidden": 64, "lag": 50},
+                     factors={"trial": list(range(20))},
+                     about="closer to the paper: both tasks, 20 learning rates, 5 seeds, 3000 updates"),
+    },
+)
+def train(ctx):
+    from suite.nn.recurrent import SequenceModel, n_params
+    from suite.sequences import make_task, train_sequences
+
+    cfg = ctx.cfg
+    task = make_task(cfg.task, lag=cfg.lag, device=ctx.device, data=ctx.data if cfg.task == "mnist1d" else None)
+    model = SequenceModel("lstm", task.n_in, cfg.hidden, task.n_out, cfg.cell, cfg.forget_bias).to(ctx.device)
+    lr = trial_lr(cfg.trial, cfg.lr_min, cfg.lr_max)
+    ctx.report(lr=lr, n_params=n_params(model))
+    out = train_sequences(ctx, model, task, steps=cfg.steps, lr=lr, batch_size=cfg.batch_size, clip=cfg.clip,
+                          optimizer=cfg.optimizer, eval_every=cfg.eval_every)
+    return {k: out[k] for k in ("test_acc", "test_loss", "val_acc", "clipped_frac", "grad_norm_median")}
