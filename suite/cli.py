@@ -200,6 +200,10 @@ def print_judgement(con, abl, judgement, title: str) -> None:
                       _fmt(r.get("mean_a")), _fmt(r.get("mean_b")), ci, _fmt(r.get("effect_size")),
                       _fmt(r.get("p_adj")), n, f"[{colour[v]}]{v}[/]")
     con.print(table)
+    if "tuned" in h:
+        for r in h.to_dict("records"):
+            if isinstance(r.get("tuned"), str):
+                con.print(f"  H{index.get(r['hypothesis'], '?')} compared at {r['tuned']}")
     for line in _unfinished(abl, judgement):
         con.print(line)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(judgement.counts.items()))

@@ -151,7 +151,10 @@ def execute(specs: list[RunSpec], root: str, data_dir: str | None = None, thread
     from suite.context import Config, RunContext
     from suite.train import Diverged
 
+    from threadpoolctl import threadpool_limits
+
     torch.set_num_threads(threads)
+    threadpool_limits(threads)  # numpy's BLAS too: workers x threads must not exceed the cores
     abl = get(specs[0].ablation)
     started = time.perf_counter()
     ctxs = [RunContext(s.ablation, s.tier, Config(s.config), s.seed, torch.device(s.device), data_dir) for s in specs]

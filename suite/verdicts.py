@@ -37,7 +37,9 @@ def _tune(side: pd.DataFrame, best: dict) -> tuple[pd.DataFrame, dict]:
     """Keep the side's runs at the factor values whose mean selection metric is best."""
     chosen = {}
     for factor, metric in best.items():
-        means = side[side["metric"] == metric.lstrip("-")].groupby(factor)["value"].mean().dropna()
+        # skipna=False: a setting at which any seed diverged (NaN) cannot be the best one.
+        means = side[side["metric"] == metric.lstrip("-")].groupby(factor)["value"].agg(
+            lambda v: v.mean(skipna=False)).dropna()
         if means.empty:
             return side.iloc[:0], chosen
         chosen[factor] = means.idxmin() if metric.startswith("-") else means.idxmax()
