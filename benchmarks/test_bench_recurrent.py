@@ -31,12 +31,7 @@ def _models(hidden: int) -> dict[str, nn.Module]:
             "custom_peepholes": LSTM(N_IN, hidden, "vanilla")}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 @pytest.mark.parametrize("name", ["nn.LSTM", "custom", "custom_peepholes"])

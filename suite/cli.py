@@ -118,15 +118,9 @@ def cmd_list(args) -> int:
 
 def _stored_judgements(abl, store) -> dict:
     """Verdicts per tier from the stored records of each tier's default plan."""
-    from suite import runner, verdicts
+    from suite.report.collect import stored
 
-    out = {}
-    for tier in abl.tiers:
-        specs = runner.plan(abl, tier, devices=runner.available_devices())
-        records = list(store.records(abl.name, keys=[s.key for s in specs]))
-        if records:
-            out[tier] = (verdicts.judge(abl, records), len(records), len(specs))
-    return out
+    return {tier: (r.judgement, len(r.records), r.planned) for tier, r in stored(abl, store).items()}
 
 
 def cmd_show(args) -> int:

@@ -17,13 +17,7 @@ from suite.train import Diverged
 H, N_IN, BATCH, STEPS = 6, 3, 4, 9
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One thread, as each worker of the runner has: tiny ops on a busy machine slow down many times with more."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 def _x(dtype=torch.float64, scale=1.0):

@@ -1,0 +1,11 @@
+import pytest
+import torch
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread, as each worker of the runner has: tiny ops on a busy machine slow down with more."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -1,0 +1,110 @@
+"""``python -m suite report``: HTML, PDF and CSV/parquet reports built from the store alone (no training).
+
+Declarations an ablation may make for its report (figures, reference numbers) live in
+:mod:`suite.report.declare`. Plotting and PDF libraries are imported only when a report is built.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from pathlib import Path
+
+from suite.errors import SuiteError, UsageError
+
+FORMATS = ("html", "pdf", "csv", "parquet")
+
+
+def _formats(text: str) -> list[str]:
+    formats = [f.strip().lower() for f in text.split(",") if f.strip()]
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise UsageError(f"unknown report format {', '.join(unknown) or repr(text)}; formats: {', '.join(FORMATS)}")
+    return list(dict.fromkeys(formats))
+
+
+def _ablations(names: list[str]):
+    from suite.registry import discover, get
+
+    if not names or "all" in names:
+        return [abl for _, abl in sorted(discover().items())]
+    return [get(n) for n in dict.fromkeys(names)]
+
+
+def _require(*modules: str) -> None:
+    """One line naming the missing packages, rather than an ImportError halfway through a report."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise SuiteError(f"reports need {', '.join(missing)}: pip install {' '.join(missing)}")
+
+
+def _size(path: Path) -> str:
+    n = path.stat().st_size
+    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.0f} kB"
+
+
+def build_reports(args) -> int:
+    """Build the requested formats for the named ablations (all when none are named) into ``args.out``."""
+    from suite.registry import TIERS
+    from suite.report import collect
+    from suite.store import Store
+
+    started = time.perf_counter()
+    formats = _formats(args.format)
+    if args.tier is not None and args.tier not in TIERS:
+        raise UsageError(f"unknown tier {args.tier!r}; tiers: {', '.join(TIERS)}")
+    ablations = _ablations(args.names)
+    if {"html", "pdf"} & set(formats):
+        _require("jinja2", "matplotlib", "seaborn")
+    if "pdf" in formats:
+        from suite.report import pdf
+
+        pdf.check()
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SuiteError(f"cannot create the report directory {out}: {exc.strerror or exc}") from None
+    store = Store(args.results)
+    results = {abl.name: collect.stored(abl, store, [args.tier] if args.tier else None) for abl in ablations}
+    # The records are millions of small objects that every full garbage collection would scan again while
+    # the figures are drawn; they live until the end anyway.
+    gc.freeze()
+
+    written: list[Path] = []
+    try:
+        if {"html", "pdf"} & set(formats):
+            from suite.report import figures, html
+
+            # Figures of each ablation's largest tier only: smaller tiers check the machinery, and every
+            # figure costs time twice (drawn here, painted again into the PDF).
+            drawn = {(abl.name, tier): figures.draw(abl, r) if tier == max(results[abl.name], key=TIERS.index)
+                     else [] for abl in ablations for tier, r in results[abl.name].items()}
+            page = html.render(ablations, results, drawn, args.tier)
+            if "html" in formats:
+                (out / "report.html").write_text(page, encoding="utf-8")
+                written.append(out / "report.html")
+            if "pdf" in formats:
+                pdf.write(page, out / "report.pdf")
+                written.append(out / "report.pdf")
+        for fmt in ("csv", "parquet"):
+            if fmt in formats:
+                from suite.report import export
+
+                written += export.write(results, out, fmt)
+    except OSError as exc:
+        raise SuiteError(f"could not write the report into {out}: {exc.strerror or exc}") from None
+    finally:
+        gc.unfreeze()
+
+    ran = sum(bool(t) for t in results.values())
+    for path in written:
+        if path.suffix in (".html", ".pdf"):
+            print(f"wrote {path} ({_size(path)})")
+    tables = [p for p in written if p.suffix in (".csv", ".parquet")]
+    if tables:
+        print(f"wrote {len(tables)} table{'s' if len(tables) != 1 else ''} under {out / 'tables'}")
+    print(f"{len(ablations)} ablations, {ran} with stored results, in {time.perf_counter() - started:.1f} s")
+    return 0

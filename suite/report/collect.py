@@ -1,0 +1,106 @@
+"""What a report shows, gathered from the store alone: each ablation's stored runs per tier and their verdicts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from suite import runner, tables, verdicts
+from suite.registry import TIERS, Ablation
+from suite.store import Store
+
+# Every device kind a run can name: a report built on a laptop still finds the GPU runs copied into its store.
+DEVICES = tuple(d for d in runner.DEVICE_CHOICES if d not in ("auto", "all"))
+
+
+@dataclass
+class TierResult:
+    abl: Ablation
+    tier: str
+    records: list[dict]
+    judgement: verdicts.Judgement
+    planned: int  # runs of the tier's default plan on the devices that ran
+
+    # The tidy tables, built once for the figures and the export alike.
+    @cached_property
+    def metrics(self) -> pd.DataFrame:
+        return tables.metrics(self.records, declared=list(self.abl.metrics))
+
+    @cached_property
+    def curves(self) -> pd.DataFrame:
+        return tables.curves(self.records)
+
+    @cached_property
+    def probes(self) -> pd.DataFrame:
+        return tables.probes(self.records)
+
+    @property
+    def devices(self) -> list[str]:
+        return sorted({r["device"] for r in self.records})
+
+    @property
+    def seeds(self) -> int:
+        return len({r["seed"] for r in self.records})
+
+
+def stored(abl: Ablation, store: Store, tiers=None) -> dict[str, TierResult]:
+    """The stored records of each tier's default plan, judged; tiers without records are left out."""
+    out = {}
+    for tier in tiers or TIERS:
+        specs = runner.plan(abl, tier, devices=DEVICES)
+        records = list(store.records(abl.name, keys=[s.key for s in specs]))
+        if records:
+            ran = {r["device"] for r in records}
+            planned = sum(s.device in ran for s in specs)
+            out[tier] = TierResult(abl, tier, records, verdicts.judge(abl, records), planned)
+    return out
+
+
+def deciding(result: TierResult) -> dict | None:
+    """The hypothesis row that decides the claim's verdict: for "reproduced" the weakest (largest adjusted p)
+    of those that all had to reproduce, for "contradicted" the strongest contradiction, for "inconclusive" the
+    least conclusive one. Over devices, the rows of the devices whose verdict is the claim's come first."""
+    h, claim = result.judgement.hypotheses, result.judgement.claim
+    if h.empty or claim == "not run":
+        return None
+    tested = h[h["verdict"] != "not run"]
+    same = tested[tested["verdict"] == claim]
+    rows = same if not same.empty else tested
+    p = rows["p_adj"].fillna(np.inf if claim == "contradicted" else -np.inf)
+    return rows.loc[p.idxmin() if claim == "contradicted" else p.idxmax()].to_dict()
+
+
+def unfinished(abl: Ablation, runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (device, variant) with diverged or failed runs: seeds, and how many of them did not finish."""
+    if runs.empty or (runs["status"] == "ok").all():
+        return pd.DataFrame()
+    factors = [f for f in abl.factors if f in runs.columns]
+    counts = pd.crosstab([runs["device"], *(runs[f] for f in factors)], runs["status"])
+    counts = counts.reindex(columns=["ok", "diverged", "failed"], fill_value=0)
+    counts.insert(0, "seeds", counts.sum(axis=1))
+    return counts[(counts["diverged"] > 0) | (counts["failed"] > 0)].drop(columns="ok").reset_index()
+
+
+ENV_KEYS = ("device_name", "python", "torch", "numpy", "cuda", "platform", "threads", "deterministic_algorithms",
+            "git_commit")
+
+
+def environments(records: list[dict]) -> pd.DataFrame:
+    """Distinct run environments and how many runs each did."""
+    rows = [{"ablation": r["ablation"], "device": r["device"], **{k: r.get("env", {}).get(k) for k in ENV_KEYS}}
+            for r in records]
+    if not rows:
+        return pd.DataFrame()
+    df = pd.DataFrame(rows).astype(object).fillna("-").astype(str)
+    keys = ["device", *ENV_KEYS]
+    out = df.groupby(keys, sort=True, dropna=False).agg(runs=("ablation", "size"),
+                                         ablations=("ablation", lambda s: ", ".join(sorted(set(s)))))
+    return out.reset_index()
+
+
+def finished_range(records: list[dict]) -> tuple[str, str] | None:
+    stamps = sorted(r["finished_at"] for r in records if r.get("finished_at"))
+    return (stamps[0], stamps[-1]) if stamps else None

@@ -1,0 +1,252 @@
+"""The report as one self-contained HTML page (the PDF is rendered from the same page).
+
+Everything shown is computed here from the stored results; the template only lays it out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import math
+import re
+
+import pandas as pd
+
+import suite
+from suite.cli import _fmt
+from suite.registry import Ablation
+from suite.report import collect
+from suite.report.collect import TierResult
+from suite.report.declare import declared
+from suite.stats import ALPHA
+
+SYMBOLS = {"reproduced": "\u2713", "contradicted": "\u2717", "inconclusive": "?", "not run": "\u2013"}
+
+
+def badge(verdict: str):
+    from markupsafe import Markup, escape
+
+    return Markup(f'<span class="badge {verdict.replace(" ", "-")}">{SYMBOLS.get(verdict, "")} '
+                  f'{escape(verdict)}</span>')
+
+
+def ci(diff, low, high) -> str:
+    return f"{_fmt(diff)} [{_fmt(low)}, {_fmt(high)}]"
+
+
+def _seconds(s: float) -> str:
+    if math.isnan(s):
+        return "-"
+    return f"{s:.2g} s" if s < 60 else f"{s / 60:.1f} min" if s < 3600 else f"{s / 3600:.1f} h"
+
+
+def _inline(text: str):
+    """Escaped text with the docstrings' ``literal`` markup as code."""
+    from markupsafe import Markup, escape
+
+    parts = re.split(r"``(.+?)``", text)
+    return Markup("").join(Markup(f"<code>{escape(p)}</code>") if i % 2 else escape(p) for i, p in enumerate(parts))
+
+
+def paragraphs(text: str) -> list[dict]:
+    """A docstring's paragraphs, each with the short lead-in ("Setup.") that some of them start with."""
+    out = []
+    body = text.split("\n", 1)[1] if "\n" in text else ""  # the first line is a title: the claim says it better
+    for para in filter(str.strip, body.split("\n\n")):
+        para = " ".join(para.split())
+        lead = re.match(r"^([A-Z][\w ,'-]{0,40}\.)\s+(.*)$", para)
+        out.append({"lead": lead.group(1), "text": _inline(lead.group(2))} if lead
+                   else {"lead": "", "text": _inline(para)})
+    return out
+
+
+def _when(stamp: str) -> str:
+    """An ISO timestamp as '2026-11-27 14:31 UTC'."""
+    try:
+        return dt.datetime.fromisoformat(stamp).astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return stamp
+
+
+def _span(records: list[dict]) -> str | None:
+    span = collect.finished_range(records)
+    if span is None:
+        return None
+    first, last = _when(span[0]), _when(span[1])
+    return first if first == last else f"{first} to {last}"
+
+
+def _hnum(abl: Ablation) -> dict[str, int]:
+    return {h.describe(): i for i, h in enumerate(abl.hypotheses, 1)}
+
+
+def stats_table(abl: Ablation, result: TierResult) -> dict:
+    """The numbers behind each hypothesis, one row per (hypothesis, device)."""
+    h = result.judgement.hypotheses
+    multi = len(result.devices) > 1
+    tuned = "tuned" in h and h["tuned"].notna().any()
+    similar = "margin" in h and h["margin"].notna().any()
+    cols = ["H", *(["device"] if multi else []), "test", "n A/B", "mean A", "mean B", "A \u2212 B [95% CI]",
+            "effect size", "p", "p Holm", *(["margin"] if similar else []), *(["tuned"] if tuned else []), "verdict"]
+    index = _hnum(abl)
+    rows = []
+    for r in h.to_dict("records"):
+        n = f"{r.get('n_a', 0)}/{r.get('n_b', 0)}"
+        excluded = r.get("n_excluded")
+        if excluded and excluded == excluded:
+            n += f" ({int(excluded)} excluded)"
+        rows.append([f"H{index.get(r['hypothesis'], '?')}", *([r["device"]] if multi else []), r.get("test", "-"), n,
+                     _fmt(r.get("mean_a")), _fmt(r.get("mean_b")), ci(r.get("diff"), r.get("ci_low"), r.get("ci_high")),
+                     _fmt(r.get("effect_size")), _fmt(r.get("p")), _fmt(r.get("p_adj")),
+                     *([_fmt(r.get("margin"))] if similar else []), *([r.get("tuned") or "-"] if tuned else []),
+                     badge(r["verdict"])])
+    return {"columns": cols, "rows": rows}
+
+
+def setup_table(abl: Ablation, result: TierResult) -> list[tuple[str, str]]:
+    tier = abl.tiers[result.tier]
+    grid = abl.grid(result.tier)
+    config = {k: p.default for k, p in abl.config.items()} | dict(tier.config)
+    runs = result.judgement.runs
+    statuses = ", ".join(f"{n} {s}" for s, n in sorted(result.judgement.counts.items()))
+    wall = pd.to_numeric(runs["wall_s"], errors="coerce")
+    rows = [
+        ("data", str(config.pop("data", "-"))),
+        ("factors", "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in grid.items())),
+        ("configuration", ", ".join(f"{k} = {v}" for k, v in config.items())),
+        ("budget", tier.about or "-"),
+        ("variants \u00d7 seeds", f"{abl.n_variants(result.tier)} \u00d7 {tier.seeds}"),
+        ("runs stored", f"{len(result.records)} of {result.planned} planned ({statuses})"),
+        ("devices", ", ".join(result.devices)),
+        ("compute", f"{_seconds(wall.sum())} in all, {_seconds(wall.median())} per run (median)"),
+        ("finished", _span(result.records) or "-"),
+        ("code version", abl.code_version),
+    ]
+    return rows
+
+
+def unfinished_table(abl: Ablation, result: TierResult) -> dict | None:
+    df = collect.unfinished(abl, result.judgement.runs)
+    if df.empty:
+        return None
+    factors = [c for c in df.columns if c not in ("device", "seeds", "diverged", "failed")]
+    rows = [[r["device"], ", ".join(f"{f} = {r[f]}" for f in factors),
+             "; ".join(f"{r[s]} of {r['seeds']} seeds {s}" for s in ("diverged", "failed") if r[s])]
+            for r in df.to_dict("records")]
+    return {"columns": ["device", "variant", "did not finish"], "rows": rows}
+
+
+def devices_section(abl: Ablation, result: TierResult) -> dict | None:
+    """Timing per device, and whether each hypothesis got the same verdict on every device."""
+    if len(result.devices) < 2:
+        return None
+    runs = result.judgement.runs
+    timing = []
+    for device, g in runs.groupby("device"):
+        wall, train = pd.to_numeric(g["wall_s"], errors="coerce"), pd.to_numeric(g["train_s"], errors="coerce")
+        rate = pd.to_numeric(g["samples_per_s"], errors="coerce")
+        timing.append([device, ", ".join(sorted(set(g["device_name"].dropna().astype(str)))), str(len(g)),
+                       _seconds(wall.median()), _seconds(train.median()), _fmt(rate.median()), _seconds(wall.sum())])
+    h = result.judgement.hypotheses
+    index = _hnum(abl)
+    agree = []
+    for hyp, g in h.groupby("hypothesis", sort=False):
+        by_device = dict(zip(g["device"], g["verdict"]))
+        agree.append([f"H{index.get(hyp, '?')}", *(badge(by_device.get(d, "not run")) for d in result.devices),
+                      "yes" if len(set(by_device.values())) == 1 else "no"])
+    claims = result.judgement.claims
+    agree.append(["claim", *(badge(claims.get(d, "not run")) for d in result.devices),
+                  "yes" if len(set(claims.values())) == 1 else "no"])
+    return {"timing": {"columns": ["device", "name", "runs", "wall per run (median)", "training per run (median)",
+                                   "samples/s (median)", "wall in all"], "rows": timing},
+            "agreement": {"columns": ["H", *result.devices, "agree"], "rows": agree}}
+
+
+def references_table(abl: Ablation, result: TierResult) -> dict | None:
+    """Reference numbers the ablation declares, beside our mean and CI for the runs they correspond to."""
+    _, refs = declared(abl)
+    summary = result.judgement.summary
+    if not refs or summary.empty:
+        return None
+    factors = [f for f in abl.factors if f in summary]
+    rows = []
+    for ref in refs:
+        ours = summary[summary["metric"] == ref.metric]
+        for k, v in ref.where.items():
+            ours = ours[ours[k].isin(v if isinstance(v, (list, tuple)) else [v])]
+        shown = ours.to_dict("records") or [{}]
+        for r in shown:
+            variant = ", ".join(f"{f} = {r[f]}" for f in ["device", *factors] if f in r and f not in ref.where
+                                and summary[f].nunique() > 1)
+            rows.append([ref.source, ref.setting or "-", ref.metric, _fmt(float(ref.value)), variant or "-",
+                         ci(r.get("mean"), r.get("ci_low"), r.get("ci_high")) if r else "not run",
+                         str(r.get("n", 0))])
+    return {"columns": ["source", "their setting", "metric", "theirs", "our runs", "ours: mean [95% CI]", "n"],
+            "rows": rows}
+
+
+def tier_view(abl: Ablation, result: TierResult, figures: list, figures_tier: str) -> dict:
+    j = result.judgement
+    by_device = "; ".join(f"{d}: {v}" for d, v in j.claims.items()) if len(j.claims) > 1 else ""
+    return {"tier": result.tier, "id": f"{abl.name}-{result.tier}", "verdict": j.claim, "badge": badge(j.claim),
+            "by_device": by_device, "setup": setup_table(abl, result), "stats": stats_table(abl, result),
+            "unfinished": unfinished_table(abl, result), "devices": devices_section(abl, result),
+            "references": references_table(abl, result), "figures": figures, "figures_tier": figures_tier}
+
+
+def summary_row(abl: Ablation, result: TierResult | None) -> dict:
+    row = {"name": abl.name, "section": abl.section, "claim": abl.claim, "tier": result.tier if result else "-"}
+    if result is None:
+        return row | {"verdict": "not run", "badge": badge("not run"), "effect": "-", "p": "-", "seeds": "-",
+                      "devices": "-", "runs": "0"}
+    d = collect.deciding(result)
+    effect = (f"H{_hnum(abl).get(d['hypothesis'], '?')} ({d['metric']}): "
+              + ci(d.get("diff"), d.get("ci_low"), d.get("ci_high"))) if d else "-"
+    seeds = f"{result.seeds} seed" + ("s" if result.seeds != 1 else "")
+    return row | {"verdict": result.judgement.claim, "badge": badge(result.judgement.claim), "effect": effect,
+                  "p": _fmt(d.get("p_adj")) if d else "-", "seeds": seeds, "devices": ", ".join(result.devices),
+                  "runs": f"{len(result.records)} of {result.planned}"}
+
+
+def environment_table(records: list[dict]) -> dict:
+    """One column per distinct environment, one row per property: a few environments, many properties."""
+    env = collect.environments(records)
+    if env.empty:
+        return {"columns": [], "rows": []}
+    env["git_commit"] = env["git_commit"].str[:10]
+    cols = ["device", *collect.ENV_KEYS, "runs", "ablations"]
+    return {"columns": ["", *(f"environment {i}" for i in range(1, len(env) + 1))],
+            "rows": [[c.replace("_", " "), *env[c].astype(str)] for c in cols]}
+
+
+def render(ablations: list[Ablation], results: dict, figures: dict, tier_filter: str | None) -> str:
+    """The whole report page. ``results``: name -> tier -> TierResult; ``figures``: (name, tier) -> figures."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("suite.report", "templates"),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True,
+                             lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    sections, summary, records = [], [], []
+    described: dict[str, str] = {}  # module docstring -> the first ablation shown with it
+    for abl in ablations:
+        tiers = results[abl.name]
+        drawn_tier = next((t for t in tiers if figures[abl.name, t]), None)
+        run_cmd = f"python -m suite run {abl.name}" + (f" --tier {tier_filter}" if tier_filter else "")
+        # Ablations declared in one module share its docstring: it is shown once, and referred to after.
+        about_ref = described.setdefault(abl.about, abl.name) if abl.about else abl.name
+        sections.append({"name": abl.name, "section": abl.section, "claim": abl.claim,
+                         "about": paragraphs(abl.about) if about_ref == abl.name else [], "about_ref": about_ref,
+                         "hypotheses": [h.describe() for h in abl.hypotheses], "metrics": list(abl.metrics.items()),
+                         "tiers": [tier_view(abl, r, figures[abl.name, t], drawn_tier) for t, r in tiers.items()],
+                         "run_cmd": run_cmd})
+        summary += [summary_row(abl, r) for r in tiers.values()] or [summary_row(abl, None)]
+        records += [rec for r in tiers.values() for rec in r.records]
+    counter = itertools.count(1)
+    for s in sections:  # figures are numbered through the report
+        for t in s["tiers"]:
+            t["figures"] = [{"n": next(counter), "uri": f.uri, "caption": f.caption} for f in t["figures"]]
+    return env.get_template("report.html.j2").render(
+        version=suite.__version__, generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        runs_span=_span(records), n_runs=len(records), alpha=ALPHA,
+        summary=summary, sections=sections, environment=environment_table(records),
+        verdict_counts=pd.Series([r["verdict"] for r in summary]).value_counts().to_dict())
