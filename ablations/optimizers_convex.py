@@ -67,7 +67,7 @@ def _solve(problem, x0, method: str, *, error, tol: float, max_iters: int):
 
 def _metrics(result, seconds: float, smoothness: float, kappa: float | None = None) -> dict:
     out = {"iters": result.iters, "log10_iters": math.log10(result.iters), "reached": float(result.reached),
-           "seconds": seconds}
+           "solve_s": seconds}
     if not math.isnan(result.lr):
         out |= {"lr_L": result.lr * smoothness, "beta": result.beta}
     if kappa is not None:
@@ -80,7 +80,7 @@ SOLVER_METRICS = {
     "iters": "iterations to the tolerance (max_iters if not reached)",
     "log10_iters": "log10 of iters",
     "reached": "1 if the tolerance was reached within max_iters, else 0",
-    "seconds": "wall time of the method at its chosen parameters plus tuning (seconds)",
+    "solve_s": "wall time of the method at its chosen parameters plus tuning (seconds)",
     "lr_L": "first-order methods: the chosen learning rate times L",
     "beta": "first-order methods: the chosen momentum",
 }

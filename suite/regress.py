@@ -22,6 +22,7 @@ BAND_SE = 4.0          # a mean may move this many standard errors of the differ
 SPEED_NOISE_SD = 3.0   # a speed ratio may fall this many measured standard deviations ...
 SPEED_MIN_DROP = 0.15  # ... and at least this fraction, before it is a regression
 SPEED_BENCHES = ("training loop", "batched seeds K=16 (digits)")
+TIMING_SUFFIX = "_s"  # metrics named like "solve_s" are wall-clock times: speed is judged by the ratios instead
 
 
 @dataclass
@@ -53,11 +54,13 @@ def snapshot(abl, judgement, records, tier: str) -> dict:
     values: dict[str, dict] = {}
     for r in records:
         for metric, value in r.get("metrics", {}).items():
+            if metric.endswith(TIMING_SUFFIX):
+                continue
             values.setdefault(f"{_variant(r['factors'], abl.factors)} | {metric}", {})[str(r["seed"])] = value
     return {
         "ablation": abl.name, "tier": tier, "code_version": abl.code_version, "torch": torch.__version__,
         "stats": {f"{_variant(s, abl.factors)} | {s['metric']}": {k: s[k] for k in ("mean", "std", "n")}
-                  for s in summary},
+                  for s in summary if not s["metric"].endswith(TIMING_SUFFIX)},
         "values": values,
         "verdicts": {h["hypothesis"]: h["verdict"] for h in judgement.hypotheses.to_dict("records")},
     }
