@@ -50,8 +50,9 @@ def _long(records: Iterable[dict], field: str, columns: list[str]) -> pd.DataFra
         if not n:
             continue
         for name, value in [*_ident(r).items(), *block.items()]:
-            col = data.setdefault(name, [None] * total)
-            col.extend(value if name in block else [value] * n)
+            if name not in data:  # a column first seen now: earlier rows lack it
+                data[name] = [None] * total
+            data[name].extend(value if name in block else [value] * n)
         total += n
         for col in data.values():  # a column this record lacks
             col.extend([None] * (total - len(col)))
