@@ -57,17 +57,31 @@ def probe_gradients(ctx, model, task, step: int, when: str) -> dict:
     return {f"grad_first_log10_{when}": total, f"grad_decay_{when}": total / (len(rows) - 1)}
 
 
-def _train(ctx, task_name: str, cell: str, forget_bias: float, solve_acc: float) -> dict:
+def _train(ctxs, task_name: str, cell: str, forget_bias: float, solve_acc: float) -> list:
+    """The seeds of one variant, trained as one stack (suite.sequences.train_members); probes look at each."""
     from suite.nn.recurrent import SequenceModel, n_params
-    from suite.sequences import make_task, train_sequences
+    from suite.sequences import make_task, train_members
 
-    cfg = ctx.cfg
-    task = make_task(task_name, lag=cfg.lag, device=ctx.device)
-    model = SequenceModel(cell, task.n_in, cfg.hidden, task.n_out, "vanilla", forget_bias).to(ctx.device)
-    ctx.report(n_params=n_params(model), **probe_gradients(ctx, model, task, 0, "init"))
-    out = train_sequences(ctx, model, task, steps=cfg.steps, lr=cfg.lr, batch_size=cfg.batch_size, clip=cfg.clip,
-                          eval_every=cfg.eval_every, solve_acc=solve_acc, stop_when_solved=True)
-    return out | probe_gradients(ctx, model, task, int(out["steps_run"]), "final")
+    cfg = ctxs[0].cfg
+    task = make_task(task_name, lag=cfg.lag, device=ctxs[0].device)
+    models = []
+    for ctx in ctxs:
+        ctx.reseed()
+        model = SequenceModel(cell, task.n_in, cfg.hidden, task.n_out, "vanilla", forget_bias).to(ctx.device)
+        ctx.report(n_params=n_params(model), **probe_gradients(ctx, model, task, 0, "init"))
+        models.append(model)
+    outs = train_members(ctxs, models, task, steps=cfg.steps, lrs=[cfg.lr] * len(ctxs), batch_size=cfg.batch_size,
+                         clip=cfg.clip, eval_every=cfg.eval_every, solve_acc=solve_acc, stop_when_solved=True)
+    return [out | probe_gradients(ctx, model, task, int(out["steps_run"]), "final") if isinstance(out, dict)
+            else None for ctx, model, out in zip(ctxs, models, outs)]
+
+
+def _lag_together(ctxs):
+    return _train(ctxs, "order", ctxs[0].cfg.cell, 1.0, solve_acc=0.99)
+
+
+def _bias_together(ctxs):
+    return _train(ctxs, "adding", "lstm", ctxs[0].cfg.forget_bias, solve_acc=0.9)
 
 
 _METRICS = {
@@ -96,6 +110,7 @@ _METRICS = {
     config={**_COMMON, "steps": Param(800, min=1, help="training updates at most")},
     factors={"cell": ["lstm", "gru", "rnn"], "lag": [10, 30, LONG]},
     metrics=_METRICS,
+    batched=_lag_together,
     hypotheses=[
         Greater("test_acc", a={"cell": "lstm"}, b={"cell": "rnn"}, where={"lag": LONG},
                 label=f"T={LONG}: the LSTM reaches a higher test accuracy than the simple RNN"),
@@ -119,7 +134,7 @@ _METRICS = {
     },
 )
 def train(ctx):
-    return _train(ctx, "order", ctx.cfg.cell, 1.0, solve_acc=0.99)
+    return _lag_together([ctx])[0]
 
 
 @ablation(
@@ -131,6 +146,7 @@ def train(ctx):
     config={**_COMMON, "steps": Param(1500, min=1, help="training updates at most")},
     factors={"forget_bias": [0.0, 1.0], "lag": [20, 40]},
     metrics=_METRICS,
+    batched=_bias_together,
     hypotheses=[
         Less("steps_to_solve", a={"forget_bias": 1.0}, b={"forget_bias": 0.0},
              label="both lengths: bias 1 solves the adding problem in fewer updates than bias 0"),
@@ -150,4 +166,4 @@ def train(ctx):
     },
 )
 def train_forget_bias(ctx):
-    return _train(ctx, "adding", "lstm", ctx.cfg.forget_bias, solve_acc=0.9)
+    return _bias_together([ctx])[0]

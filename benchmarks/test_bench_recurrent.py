@@ -1,15 +1,12 @@
 """Speed of the hand-written LSTM against torch.nn.LSTM, forward and backward, on the same shapes.
 
     python -m pytest benchmarks/test_bench_recurrent.py      # pytest-benchmark tables
-    python -m benchmarks.test_bench_recurrent                # the ratio, measured side by side in one process
+    python -m benchmarks.test_bench_recurrent                # the ratios, measured side by side (suite.bench)
 
 The unit tests (tests/) do not run these. Timings use one thread, as each worker of the runner does.
 """
 
 from __future__ import annotations
-
-import statistics
-import time
 
 import pytest
 import torch
@@ -44,28 +41,11 @@ def test_forward_backward(benchmark, name, steps, hidden, batch):
     benchmark(_step, model, x)
 
 
-def ratio(steps: int, hidden: int, batch: int, repeats: int = 30) -> dict[str, float]:
-    """Median time of the custom cell (no peepholes, and vanilla with them) over nn.LSTM's, timed in
-    interleaved repeats so that a noisy machine slows all alike."""
-    torch.manual_seed(0)
-    models = _models(hidden)
-    x = torch.randn(batch, steps, N_IN)
-    times: dict[str, list[float]] = {k: [] for k in models}
-    for _ in range(3):
-        for m in models.values():
-            _step(m, x)
-    for _ in range(repeats):
-        for k, m in models.items():
-            t0 = time.perf_counter()
-            _step(m, x)
-            times[k].append(time.perf_counter() - t0)
-    base = statistics.median(times["nn.LSTM"])
-    return {"nn.LSTM_ms": base * 1e3, **{f"{k}/nn.LSTM": statistics.median(v) / base
-                                         for k, v in times.items() if k != "nn.LSTM"}}
-
-
 if __name__ == "__main__":
+    from suite.bench import bench_lstm
+
     torch.set_num_threads(1)
     for shape in [(50, 32, 64), *SHAPES]:
-        r = ratio(*shape)
-        print("T={} H={} B={}: ".format(*shape) + ", ".join(f"{k} {v:.2f}" for k, v in r.items()))
+        for variant in ("NP", "vanilla"):
+            r = bench_lstm(*shape, variant=variant)
+            print(f"{r.detail}: {r.name} {1 / r.ratio:.2f}x nn.LSTM's time (spread {r.spread:.0%})")

@@ -92,7 +92,7 @@ def fit_batched(
             if not alive:
                 return rows
             opt.zero_grad(set_to_none=True)
-            losses[alive].sum().backward()
+            (losses if len(alive) == len(ctxs) else losses[alive]).sum().backward()
             opt.step()
             for k in alive:
                 ctxs[k].samples += idx.shape[1]

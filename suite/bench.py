@@ -206,10 +206,80 @@ def bench_cnn(repeats: int = 5) -> Ratio:
     return Ratio("small CNN step", "channels_last", "default layout", ratio, spread, None, "2 conv 3x3, 32 ch")
 
 
-def run_all(quick: bool = False) -> list[Ratio]:
+# --- recurrent cells ---------------------------------------------------------------------------------------------
+
+def bench_lstm(steps: int = 50, hidden: int = 64, batch: int = 64, variant: str = "NP", repeats: int = 10) -> Ratio:
+    """The hand-written LSTM against torch.nn.LSTM (C++ loop), forward and backward on the same shapes. NP (no
+    peepholes) computes what nn.LSTM computes; "vanilla" adds Greff's peepholes."""
+    from suite.nn.recurrent import LSTM
+
+    torch.manual_seed(0)
+    x = torch.randn(batch, steps, 2)
+    ours, theirs = LSTM(2, hidden, variant), nn.LSTM(2, hidden, batch_first=True)
+    ratio, spread = side_by_side(lambda: ours(x).sum().backward(), lambda: theirs(x)[0].sum().backward(), repeats)
+    return Ratio(f"LSTM cell ({variant})", "suite LSTM", "nn.LSTM", ratio, spread, 0.5 if variant == "NP" else None,
+                 f"fwd+bwd, T={steps} H={hidden} B={batch}")
+
+
+def bench_stacked_recurrent(cell: str = "lstm", k: int = 10, repeats: int = 5) -> Ratio:
+    """K recurrent models run as one stack against the same K one after another (forward and backward), at the
+    recurrent ablations' shapes (MNIST-1D read as 40 steps, 32 units, batch 64)."""
+    from suite.nn.recurrent import SequenceModel
+
+    torch.manual_seed(0)
+    models = [SequenceModel(cell, 1, 32, 10) for _ in range(k)]
+    x = torch.randn(k, 64, 40, 1)
+
+    def stacked():
+        SequenceModel.forward_stacked(models, x).sum().backward()
+
+    def sequential():
+        for model, xk in zip(models, x):
+            model(xk).sum().backward()
+
+    ratio, spread = side_by_side(stacked, sequential, repeats)
+    return Ratio(f"stacked {cell.upper()} K={k}", "stacked", "sequential", ratio, spread, None,
+                 "fwd+bwd, T=40 H=32 B=64")
+
+
+# --- reports -----------------------------------------------------------------------------------------------------
+
+def bench_reports(results: str | Path | None = None) -> Ratio | None:
+    """Building the HTML and PDF reports of every ablation with stored results, against the statistics alone
+    (the CSV tables: the same records loaded and judged), from the results directory (default: the usual one).
+    None when it holds no results."""
+    import argparse
+    import contextlib
+    import io
+
+    from suite.registry import discover
+    from suite.report import build_reports
+    from suite.store import Store
+
+    store = Store(results)
+    names = [n for n in sorted(discover()) if next(iter(store.records(n)), None) is not None]
+    if not names:
+        return None
+    timings = {}
+    with tempfile.TemporaryDirectory() as out:
+        for fmt in ("csv", "html,pdf"):
+            args = argparse.Namespace(names=names, format=fmt, out=out, tier=None, results=results)
+            t0 = time.perf_counter()
+            with contextlib.redirect_stdout(io.StringIO()):
+                build_reports(args)
+            timings[fmt] = time.perf_counter() - t0
+    return Ratio("all reports", "HTML+PDF", "statistics alone (CSV)", timings["csv"] / timings["html,pdf"], 0.0, None,
+                 f"{timings['html,pdf']:.1f} s for {len(names)} ablations (statistics {timings['csv']:.1f} s)")
+
+
+def run_all(quick: bool = False, results: str | Path | None = None) -> list[Ratio]:
     ks = (1, 4, 16) if quick else (1, 2, 4, 8, 16, 32)
     out = [bench_loop_overhead()]
     out += [bench_batched(k) for k in ks]
     out += [bench_batched(16, "mnist")]
+    out += [bench_lstm(), bench_lstm(variant="vanilla")]
+    out += [bench_stacked_recurrent(cell) for cell in ("lstm", "gru", "rnn")]
     out += [bench_cnn(), bench_store(2_000 if quick else 10_000)]
+    if (report := bench_reports(results)) is not None:
+        out.append(report)
     return out

@@ -286,7 +286,7 @@ def cmd_bench(args) -> int:
     table = Table(title="Speed ratios (candidate vs baseline, measured side by side; >1 = candidate faster)")
     for col in ("benchmark", "candidate vs baseline", "ratio", "spread", "target", "", "setup"):
         table.add_column(col)
-    for r in bench.run_all(quick=args.quick):
+    for r in bench.run_all(quick=args.quick, results=args.results):
         mark = "" if r.ok is None else ("[green]ok[/]" if r.ok else "[red]below[/]")
         table.add_row(r.name, f"{r.candidate} vs {r.baseline}", f"{r.ratio:.2f}x", f"{r.spread:.0%}",
                       "-" if r.target is None else f">= {r.target}x", mark, r.detail)

@@ -74,6 +74,10 @@ class Hypothesis:
     # minimize), e.g. {"lr": "val_acc"} compares two optimizers each at its own best learning rate.
     best: Mapping[str, str] = field(default_factory=dict)
     margin: float | None = None  # for "similar": the largest |a - b| that counts as no difference
+    # factor -> (metric, fraction): each side keeps its best fraction of that factor's values, ranked by their
+    # mean of the metric, e.g. {"trial": ("val_acc", 0.5)} compares the best half of each side's trials (Greff
+    # et al.'s protocol). The sides then hold different settings, so the test is Welch's, never paired.
+    top: Mapping[str, tuple[str, float]] = field(default_factory=dict)
 
     def describe(self) -> str:
         if self.label:
@@ -82,23 +86,32 @@ class Hypothesis:
         fmt = lambda d: ", ".join(f"{k}={v}" for k, v in d.items())  # noqa: E731
         where = f" where {fmt(self.where)}" if self.where else ""
         best = f", each at its best {fmt(self.best)}" if self.best else ""
-        return f"{self.metric}: {fmt(self.a)} {sign} {fmt(self.b)}{where}{best}"
+        top = "".join(f", each side's best {frac:.0%} of {k} by {m}" for k, (m, frac) in self.top.items())
+        return f"{self.metric}: {fmt(self.a)} {sign} {fmt(self.b)}{where}{best}{top}"
+
+    @property
+    def tuned(self) -> set[str]:
+        """The factors each side chooses for itself (``best`` and ``top``): pooled, never paired on."""
+        return set(self.best) | set(self.top)
 
 
 def Greater(metric: str, a: Mapping, b: Mapping, where: Mapping | None = None, label: str = "",
-            best: Mapping[str, str] | None = None) -> Hypothesis:
-    return Hypothesis(metric, "greater", dict(a), dict(b), dict(where or {}), label, dict(best or {}))
+            best: Mapping[str, str] | None = None, top: Mapping | None = None) -> Hypothesis:
+    return Hypothesis(metric, "greater", dict(a), dict(b), dict(where or {}), label, dict(best or {}),
+                      top=dict(top or {}))
 
 
 def Less(metric: str, a: Mapping, b: Mapping, where: Mapping | None = None, label: str = "",
-         best: Mapping[str, str] | None = None) -> Hypothesis:
-    return Hypothesis(metric, "less", dict(a), dict(b), dict(where or {}), label, dict(best or {}))
+         best: Mapping[str, str] | None = None, top: Mapping | None = None) -> Hypothesis:
+    return Hypothesis(metric, "less", dict(a), dict(b), dict(where or {}), label, dict(best or {}),
+                      top=dict(top or {}))
 
 
 def Similar(metric: str, a: Mapping, b: Mapping, margin: float, where: Mapping | None = None, label: str = "",
-            best: Mapping[str, str] | None = None) -> Hypothesis:
+            best: Mapping[str, str] | None = None, top: Mapping | None = None) -> Hypothesis:
     """a and b differ by less than ``margin`` on ``metric``: judged by an equivalence test (TOST)."""
-    return Hypothesis(metric, "similar", dict(a), dict(b), dict(where or {}), label, dict(best or {}), margin)
+    return Hypothesis(metric, "similar", dict(a), dict(b), dict(where or {}), label, dict(best or {}), margin,
+                      dict(top or {}))
 
 
 @dataclass(frozen=True)
@@ -116,6 +129,9 @@ class Ablation:
     code_version: str
     about: str = ""
     batched: Callable | None = None  # batched(contexts) -> list of metric dicts, one per seed of one variant
+    # Factors whose values may also differ within one batched job (e.g. random-search trials that share a model
+    # shape): the batched function then gets the seeds of every value of these factors together.
+    batch_over: tuple[str, ...] = ()
 
     def grid(self, tier: str) -> dict[str, tuple]:
         """The factor grid of a tier: the declared factors with the tier's narrower lists applied."""
@@ -169,6 +185,7 @@ def ablation(
     tiers: Mapping[str, Tier],
     config: Mapping[str, Any] | None = None,
     batched: Callable | None = None,
+    batch_over: Sequence[str] = (),
 ) -> Callable[[Callable], Callable]:
     """Register the decorated ``train(ctx) -> dict`` function as an ablation, validating the declaration."""
 
@@ -176,6 +193,7 @@ def ablation(
         abl = validate(
             name=name, section=section, claim=claim, data=data, factors=factors, metrics=metrics,
             hypotheses=hypotheses, tiers=tiers, config=config or {}, train=train, batched=batched,
+            batch_over=batch_over,
         )
         if name in REGISTRY and REGISTRY[name].module != abl.module:
             _fail(name, "name", f"already registered by module {REGISTRY[name].module}")
@@ -186,7 +204,7 @@ def ablation(
 
 
 def validate(*, name, section, claim, data, factors, metrics, hypotheses, tiers, config, train,
-             batched=None) -> Ablation:
+             batched=None, batch_over=()) -> Ablation:
     if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
         raise DeclarationError(f"ablation {name!r}: field 'name': must be a Python identifier such as 'my_claim'")
     for fld, value in (("section", section), ("claim", claim)):
@@ -287,6 +305,20 @@ def validate(*, name, section, claim, data, factors, metrics, hypotheses, tiers,
                 _fail(name, f"{where}.best.{k}", "must be a factor not named in a, b or where")
             if m.lstrip("-") not in metrics:
                 _fail(name, f"{where}.best.{k}", f"{m.lstrip('-')!r} is not a declared metric")
+        for k, sel in hyp.top.items():
+            if k not in grid or k in hyp.a or k in hyp.where or k in hyp.best:
+                _fail(name, f"{where}.top.{k}", "must be a factor not named in a, b, where or best")
+            if not (isinstance(sel, tuple) and len(sel) == 2 and isinstance(sel[0], str)
+                    and isinstance(sel[1], (int, float)) and 0 < sel[1] <= 1):
+                _fail(name, f"{where}.top.{k}", "must be (metric, fraction) with 0 < fraction <= 1, e.g. "
+                                                "('val_acc', 0.5)")
+            if sel[0].lstrip("-") not in metrics:
+                _fail(name, f"{where}.top.{k}", f"{sel[0].lstrip('-')!r} is not a declared metric")
+
+    if isinstance(batch_over, str) or not all(f in grid for f in batch_over):
+        _fail(name, "batch_over", f"must be a list of factors; factors: {', '.join(grid)}")
+    if batch_over and batched is None:
+        _fail(name, "batch_over", "needs a batched function")
 
     module = getattr(train, "__module__", "?")
     return Ablation(
@@ -294,7 +326,7 @@ def validate(*, name, section, claim, data, factors, metrics, hypotheses, tiers,
         factors=MappingProxyType(grid), metrics=MappingProxyType(dict(metrics)), hypotheses=tuple(hypotheses),
         tiers=MappingProxyType(dict(tiers)), train=train, module=module, code_version=_code_version(train),
         about=inspect.cleandoc(sys.modules[module].__doc__ or "") if module in sys.modules else "",
-        batched=batched,
+        batched=batched, batch_over=tuple(batch_over),
     )
 
 

@@ -144,8 +144,9 @@ def environment(device: str) -> dict:
 
 
 def execute(specs: list[RunSpec], root: str, data_dir: str | None = None, threads: int = 1) -> list[dict]:
-    """Run specs that differ only by seed - one at a time through ``train``, or together through the ablation's
-    ``batched`` function - and store one record per spec. Returns short summaries; never raises for a run."""
+    """Run specs that differ only by seed (and the factors the ablation batches over) - one at a time through
+    ``train``, or together through the ablation's ``batched`` function - and store one record per spec. Returns
+    short summaries; never raises for a run."""
     import torch
 
     from suite.context import Config, RunContext
@@ -200,13 +201,18 @@ def execute(specs: list[RunSpec], root: str, data_dir: str | None = None, thread
 
 
 def groups(specs: list[RunSpec], batched: bool) -> list[list[RunSpec]]:
-    """Jobs: one spec each, or, for ablations with a batched path, all seeds of one variant and device."""
+    """Jobs: one spec each, or, for ablations with a batched path, all seeds of one variant and device (and of
+    every value of the factors the ablation batches over)."""
     if not batched:
         return [[s] for s in specs]
     jobs: dict[tuple, list[RunSpec]] = {}
     for s in specs:
-        together = get(s.ablation).batched is not None
-        key = (s.ablation, s.device, json.dumps(s.config, sort_keys=True)) if together else (s.key,)
+        abl = get(s.ablation)
+        if abl.batched is None:
+            key: tuple = (s.key,)
+        else:
+            shared = {k: v for k, v in s.config.items() if k not in abl.batch_over}
+            key = (s.ablation, s.device, json.dumps(shared, sort_keys=True))
         jobs.setdefault(key, []).append(s)
     return list(jobs.values())
 

@@ -77,7 +77,7 @@ def temporal_order(n: int, lag: int, generator: torch.Generator, length: int | N
     t2 = torch.randint(lag // 2, math.floor(0.6 * lag) + 1, (n,), generator=generator)
     bits = torch.randint(0, 2, (n, 2), generator=generator)
     symbols[rows, t1], symbols[rows, t2] = 4 + bits[:, 0], 4 + bits[:, 1]
-    return nn.functional.one_hot(symbols, 8).float(), bits[:, 0] * 2 + bits[:, 1]
+    return nn.functional.one_hot(symbols, 8).to(torch.get_default_dtype()), bits[:, 0] * 2 + bits[:, 1]
 
 
 @dataclass
@@ -98,10 +98,17 @@ class Task:
             return nn.functional.mse_loss(out, y, reduction=reduction)
         return nn.functional.cross_entropy(out, y, reduction=reduction)
 
-    def correct(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def member_losses(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Per-model mean losses, (K,), of K models' outputs (K, batch, n_out) against targets (K, batch[, n_out])."""
         if self.regression:
-            return ((out - y).abs() < ADDING_TOLERANCE).all(1)
-        return out.argmax(1) == y
+            return nn.functional.mse_loss(out, y, reduction="none").flatten(1).mean(1)
+        return nn.functional.cross_entropy(out.transpose(1, 2), y, reduction="none").mean(1)
+
+    def correct(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Whether each sequence is right: (..., batch) for outputs (..., batch, n_out)."""
+        if self.regression:
+            return ((out - y).abs() < ADDING_TOLERANCE).all(-1)
+        return out.argmax(-1) == y
 
 
 def _synthetic(name: str, make, lag: int, device, n_val: int, n_test: int) -> Task:
@@ -149,81 +156,149 @@ def make_task(name: str, *, lag: int = 100, device="cpu", data=None, n_val: int 
     raise ValueError(f"unknown task {name!r}; known: {', '.join(TASKS)}")
 
 
-def _finite(step: int, value: float) -> float:
-    """A loss or gradient norm, or ``Diverged`` when it is NaN or infinite."""
-    if not math.isfinite(value):
-        raise Diverged(step, value)
-    return value
-
-
 @torch.no_grad()
-def evaluate(model: nn.Module, task: Task, split: list) -> tuple[float, float]:
-    """Mean loss and fraction of sequences correct over the chunks of a split."""
-    was_training = model.training
-    model.eval()
-    loss = correct = n = 0
+def evaluate(models: list[nn.Module], task: Task, split: list) -> list[tuple[float, float]]:
+    """Per model, mean loss and fraction of sequences correct over the chunks of a split (models of one kind,
+    run stacked on the same sequences)."""
+    from suite.nn.recurrent import SequenceModel
+
+    was_training = [m.training for m in models]
+    for m in models:
+        m.eval()
+    loss = torch.zeros(len(models), dtype=torch.float64)
+    correct = torch.zeros(len(models), dtype=torch.float64)
+    n = 0
     for x, y in split:
-        out = model(x)
-        loss += task.loss(out, y, reduction="sum").item() / (out.shape[1] if task.regression else 1)
-        correct += task.correct(out, y).sum().item()
+        out = SequenceModel.forward_stacked(models, x)
+        loss += task.member_losses(out, y.expand(len(models), *y.shape)).double().cpu() * len(x)
+        correct += task.correct(out, y).sum(-1).double().cpu()
         n += len(x)
-    model.train(was_training)
-    return loss / n, correct / n
+    for m, was in zip(models, was_training):
+        m.train(was)
+    return [(float(lo) / n, float(c) / n) for lo, c in zip(loss, correct)]
+
+
+def _pad_stack(batches: list[tuple[torch.Tensor, torch.Tensor]]):
+    """Each member's (x, y) batch stacked: x (K, batch, time, n_in), shorter sequences padded with zeros at the
+    end, and each member's last real step (None when every length is the same)."""
+    lengths = [x.shape[1] for x, _ in batches]
+    longest = max(lengths)
+    xs = [x if x.shape[1] == longest else nn.functional.pad(x, (0, 0, 0, longest - x.shape[1])) for x, _ in batches]
+    last = None if min(lengths) == longest else torch.tensor(lengths, device=xs[0].device) - 1
+    return torch.stack(xs), torch.stack([y for _, y in batches]), last
+
+
+def train_members(ctxs: list, models: list[nn.Module], task: Task, *, steps: int, lrs: list[float],
+                  batch_size: int, clip: float, optimizer: str = "adam", eval_every: int = 100,
+                  solve_acc: float | None = None, stop_when_solved: bool = False) -> list[dict[str, float] | Diverged]:
+    """Train K models of one kind together (one run context each), on fresh batches of ``task`` for ``steps``
+    updates, each with its own learning rate, clipping each one's gradient norm at ``clip``.
+
+    Each model draws its batches from its own context's generator and gets exactly its own gradient (the
+    losses are summed; the stacked forward pass is a batched matmul), so it follows the trajectory it would
+    follow alone, up to the rounding of batched matmuls. Short sequences of one member are padded at the end and
+    read out at their own last step, which the padding cannot reach.
+
+    Logs, per model, every ``eval_every`` steps (the curves' epoch column holds the step): the training loss and
+    the pre-clipping gradient norm averaged over the window, the fraction of steps clipped, validation loss and
+    accuracy. ``steps_to_solve`` is the first evaluated step whose validation accuracy reaches ``solve_acc``; a
+    run that never gets there gets ``steps`` (a lower bound), and ``solved`` 0. A model that is solved (with
+    ``stop_when_solved``) or diverges stops: it leaves the stack and its parameters are not touched again.
+    Returns each model's final metrics, or for one that diverged the ``Diverged`` error (also noted in its
+    context's ``diverged``).
+    """
+    from suite.nn.recurrent import SequenceModel
+
+    k_all = range(len(models))
+    for m in models:
+        m.to(ctxs[0].device).train()
+    # One parameter group per learning rate (members that share one share the optimizer's fused update).
+    by_lr: dict[float, list] = {}
+    for m, lr in zip(models, lrs):
+        by_lr.setdefault(lr, []).extend(m.parameters())
+    opt = make_optimizer(optimizer, [{"params": ps, "lr": lr} for lr, ps in by_lr.items()], lrs[0])
+    windows = [{"loss": [], "norm": []} for _ in k_all]
+    norms: list[list[float]] = [[] for _ in k_all]
+    solved_at: list[int | None] = [None] * len(models)
+    stopped_at = [steps] * len(models)
+    val_acc = [float("nan")] * len(models)
+    alive, step = list(k_all), 0
+    out: list[dict | Diverged | None] = [None] * len(models)
+
+    def stop(k: int, failure: Diverged | None = None) -> None:
+        alive.remove(k)
+        stopped_at[k] = step
+        if failure is not None:
+            out[k] = failure
+            ctxs[k].diverged = (failure.step, str(failure))
+
+    def log() -> None:
+        for k, (val_loss, acc) in zip(list(alive), evaluate([models[k] for k in alive], task, task.val)):
+            row = {"val_loss": val_loss, "val_acc": acc}
+            window = windows[k]
+            if window["loss"]:
+                norm = torch.tensor(window["norm"])
+                row |= {"train_loss": sum(window["loss"]) / len(window["loss"]), "grad_norm": norm.mean().item(),
+                        "clipped_frac": (norm > clip).float().mean().item()}
+            ctxs[k].log(step, **row)
+            window["loss"], window["norm"] = [], []
+            val_acc[k] = acc
+            if solve_acc is not None and step > 0 and solved_at[k] is None and acc >= solve_acc:
+                solved_at[k] = step
+                if stop_when_solved:
+                    stop(k)
+
+    log()
+    while step < steps and alive:
+        stacked = list(alive)
+        x, y, last = _pad_stack([task.batch(batch_size, ctxs[k].generator) for k in stacked])
+        losses = task.member_losses(SequenceModel.forward_stacked([models[k] for k in stacked], x, last), y)
+        step += 1
+        opt.zero_grad(set_to_none=True)
+        for k, value in zip(stacked, losses.tolist()):
+            if math.isfinite(value):
+                windows[k]["loss"].append(value)
+            else:
+                stop(k, Diverged(step, value))
+        if alive:
+            losses[[i for i, k in enumerate(stacked) if k in alive]].sum().backward()
+        for k in list(alive):
+            norm = nn.utils.clip_grad_norm_(list(models[k].parameters()), clip).item()  # the norm before clipping
+            if not math.isfinite(norm):
+                stop(k, Diverged(step, norm, "gradient norm"))
+                continue
+            windows[k]["norm"].append(norm)
+            norms[k].append(norm)
+            ctxs[k].samples += batch_size
+        for k in set(stacked) - set(alive):
+            for p in models[k].parameters():
+                p.grad = None  # the optimizer skips parameters without a gradient: a stopped member stays put
+        opt.step()
+        if step % eval_every == 0 or step == steps:
+            log()
+    done = [k for k in k_all if out[k] is None]
+    tests = dict(zip(done, evaluate([models[k] for k in done], task, task.test))) if done else {}
+    for k in done:
+        all_norms = torch.tensor(norms[k])
+        out[k] = {"test_loss": tests[k][0], "test_acc": tests[k][1], "val_acc": val_acc[k],
+                  "steps_run": float(stopped_at[k] if stopped_at[k] < steps else step),
+                  "grad_norm_median": all_norms.median().item(),
+                  "clipped_frac": (all_norms > clip).float().mean().item()}
+        if solve_acc is not None:
+            out[k] |= {"steps_to_solve": float(solved_at[k] if solved_at[k] is not None else steps),
+                       "solved": float(solved_at[k] is not None)}
+    return out
 
 
 def train_sequences(ctx, model: nn.Module, task: Task, *, steps: int, lr: float, batch_size: int,
                     clip: float, optimizer: str = "adam", eval_every: int = 100, solve_acc: float | None = None,
                     stop_when_solved: bool = False) -> dict[str, float]:
-    """Train on fresh batches of ``task`` for ``steps`` updates, clipping the gradient norm at ``clip``.
-
-    Logs, every ``eval_every`` steps (the curves' epoch column holds the step): the training loss and the
-    pre-clipping gradient norm averaged over the window, the fraction of steps clipped, validation loss and
-    accuracy. ``steps_to_solve`` is the first evaluated step whose validation accuracy reaches ``solve_acc``;
-    a run that never gets there gets ``steps`` (a lower bound), and ``solved`` 0.
-    """
-    model.to(ctx.device).train()
-    params = list(model.parameters())
-    opt = make_optimizer(optimizer, params, lr)
-    window: dict[str, list] = {"loss": [], "norm": []}
-    norms, solved_at, step = [], None, 0
-
-    def log() -> float:
-        val_loss, val_acc = evaluate(model, task, task.val)
-        row = {"val_loss": val_loss, "val_acc": val_acc}
-        if window["loss"]:
-            norm = torch.tensor(window["norm"])
-            row |= {"train_loss": sum(window["loss"]) / len(window["loss"]), "grad_norm": norm.mean().item(),
-                    "clipped_frac": (norm > clip).float().mean().item()}
-        ctx.log(step, **row)
-        window["loss"], window["norm"] = [], []
-        return val_acc
-
-    val_acc = log()
-    while step < steps:
-        x, y = task.batch(batch_size, ctx.generator)
-        loss = task.loss(model(x), y)
-        step += 1
-        window["loss"].append(_finite(step, loss.item()))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = _finite(step, nn.utils.clip_grad_norm_(params, clip).item())  # the norm before clipping
-        window["norm"].append(norm)
-        norms.append(norm)
-        opt.step()
-        ctx.samples += len(x)
-        if step % eval_every == 0 or step == steps:
-            val_acc = log()
-            if solve_acc is not None and solved_at is None and val_acc >= solve_acc:
-                solved_at = step
-                if stop_when_solved:
-                    break
-    test_loss, test_acc = evaluate(model, task, task.test)
-    all_norms = torch.tensor(norms)
-    out = {"test_loss": test_loss, "test_acc": test_acc, "val_acc": val_acc, "steps_run": float(step),
-           "grad_norm_median": all_norms.median().item(), "clipped_frac": (all_norms > clip).float().mean().item()}
-    if solve_acc is not None:
-        out |= {"steps_to_solve": float(solved_at if solved_at is not None else steps),
-                "solved": float(solved_at is not None)}
+    """:func:`train_members` for one model; raises ``Diverged`` when its loss or gradient stops being finite."""
+    (out,) = train_members([ctx], [model], task, steps=steps, lrs=[lr], batch_size=batch_size, clip=clip,
+                           optimizer=optimizer, eval_every=eval_every, solve_acc=solve_acc,
+                           stop_when_solved=stop_when_solved)
+    if isinstance(out, Diverged):
+        raise out
     return out
 
 

@@ -205,12 +205,12 @@ def _one_sided(c: Comparison, direction: str) -> float:
     return c.p / 2 if towards else 1 - c.p / 2
 
 
-def equivalence_p(a: pd.Series, b: pd.Series, margin: float) -> float:
+def equivalence_p(a: pd.Series, b: pd.Series, margin: float, paired: bool | None = None) -> float:
     """Two one-sided tests (TOST) that ``|a - b| < margin``: the larger of the p values of
     ``a - b > -margin`` and ``a - b < margin``, each from the same paired or Welch test as :func:`compare`.
     A small p means the difference is shown to lie within the margin."""
-    lower = _one_sided(compare(a + margin, b), "greater")
-    upper = _one_sided(compare(a - margin, b), "less")
+    lower = _one_sided(compare(a + margin, b, paired), "greater")
+    upper = _one_sided(compare(a - margin, b, paired), "less")
     return max(lower, upper)
 
 

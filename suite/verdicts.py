@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,22 +34,31 @@ def _select(df: pd.DataFrame, selector: dict) -> pd.Series:
     return mask
 
 
-def _tune(side: pd.DataFrame, best: dict) -> tuple[pd.DataFrame, dict]:
-    """Keep the side's runs at the factor values whose mean selection metric is best."""
+def _setting_means(side: pd.DataFrame, factor: str, metric: str) -> pd.Series:
+    """Mean of ``metric`` (prefix "-": negated, so larger is better) per value of ``factor``, best first.
+    skipna=False: a setting at which any seed diverged (NaN) is never among the best."""
+    means = side[side["metric"] == metric.lstrip("-")].groupby(factor)["value"].agg(
+        lambda v: v.mean(skipna=False)).dropna()
+    return (-means if metric.startswith("-") else means).sort_values(ascending=False, kind="stable")
+
+
+def _tune(side: pd.DataFrame, hyp: Hypothesis) -> tuple[pd.DataFrame, dict]:
+    """Keep the side's runs at the factor values it chooses: the best one (``best``) or the best fraction
+    (``top``), ranked by the side's own mean of the selection metric."""
     chosen = {}
-    for factor, metric in best.items():
-        # skipna=False: a setting at which any seed diverged (NaN) cannot be the best one.
-        means = side[side["metric"] == metric.lstrip("-")].groupby(factor)["value"].agg(
-            lambda v: v.mean(skipna=False)).dropna()
-        if means.empty:
+    for factor, sel in [*((f, (m, None)) for f, m in hyp.best.items()), *hyp.top.items()]:
+        metric, frac = sel
+        ranked = _setting_means(side, factor, metric)
+        if ranked.empty:
             return side.iloc[:0], chosen
-        chosen[factor] = means.idxmin() if metric.startswith("-") else means.idxmax()
-        side = side[side[factor] == chosen[factor]]
+        keep = list(ranked.index[:1] if frac is None else ranked.index[:max(1, math.ceil(frac * len(ranked)))])
+        chosen[factor] = keep[0] if frac is None else sorted(keep)
+        side = side[side[factor].isin(keep)]
     return side, chosen
 
 
 def _side(df: pd.DataFrame, hyp: Hypothesis, selector: dict, pair_on: list[str]) -> tuple[pd.Series, dict]:
-    side, chosen = _tune(df[_select(df, selector)], dict(hyp.best))
+    side, chosen = _tune(df[_select(df, selector)], hyp)
     side = side[side["metric"] == hyp.metric]
     return (side.set_index(pair_on)["value"] if pair_on else side["value"]), chosen
 
@@ -56,21 +66,27 @@ def _side(df: pd.DataFrame, hyp: Hypothesis, selector: dict, pair_on: list[str])
 def _compare(df: pd.DataFrame, hyp: Hypothesis, factors: list[str]) -> dict:
     df = df[_select(df, hyp.where)]
     # Runs pair when they share the seed and every factor that the comparison neither varies nor tunes.
-    pair_on = ["seed"] + [f for f in factors if f not in hyp.a and f not in hyp.best]
+    pair_on = ["seed"] + [f for f in factors if f not in hyp.a and f not in hyp.tuned]
     (a, chosen_a), (b, chosen_b) = _side(df, hyp, hyp.a, pair_on), _side(df, hyp, hyp.b, pair_on)
+    # With ``top`` the sides keep several settings each, which differ: nothing pairs, so Welch's test.
+    paired = False if hyp.top else None
     row = {"hypothesis": hyp.describe(), "metric": hyp.metric, "direction": hyp.direction}
-    if hyp.best:
-        row["tuned"] = "; ".join(f"{side}: " + ", ".join(f"{k}={v}" for k, v in c.items())
+    if hyp.tuned:
+        row["tuned"] = "; ".join(f"{side}: " + ", ".join(f"{k}={_fmt_choice(v)}" for k, v in c.items())
                                  for side, c in (("A", chosen_a), ("B", chosen_b)))
     if a.empty or b.empty:
         return row | {"verdict": "not run", "n_a": len(a), "n_b": len(b), "test": "none", "p": np.nan}
-    c = stats.compare(a, b)
+    c = stats.compare(a, b, paired=paired)
     if hyp.direction == "similar":  # the p that Holm adjusts is the equivalence test's
         row |= {"margin": hyp.margin, "p_difference": c.p}
-        c.p = stats.equivalence_p(a, b, hyp.margin)
+        c.p = stats.equivalence_p(a, b, hyp.margin, paired=paired)
     return row | {"test": c.test, "n_a": c.n_a, "n_b": c.n_b, "n_excluded": c.n_excluded, "mean_a": c.mean_a,
                   "mean_b": c.mean_b, "diff": c.diff, "ci_low": c.ci_low, "ci_high": c.ci_high,
                   "effect_size": c.effect_size, "statistic": c.statistic, "p": c.p}
+
+
+def _fmt_choice(value) -> str:
+    return "{" + ",".join(map(str, value)) + "}" if isinstance(value, list) else str(value)
 
 
 def judge(abl: Ablation, records: list[dict]) -> Judgement:

@@ -85,3 +85,23 @@ def test_runner_stores_one_record_per_seed_from_a_batched_job(tmp_path):
     (single,) = Store(tmp_path / "alone").records("vanishing_gradients")
     for metric, value in single["metrics"].items():
         assert records[1]["metrics"][metric] == pytest.approx(value, rel=1e-4, abs=1e-6)  # float32 rounding
+
+
+def test_trials_of_one_variant_form_one_job_and_keep_their_own_learning_rates(tmp_path):
+    """lstm_gates batches over its random-search trials: one job per cell variant, one record per (trial, seed)."""
+    abl = get("lstm_gates")
+    specs = runner.plan(abl, "smoke", seeds=2, config={}, factors={"cell": ("vanilla", "NFG"), "trial": (0, 1)})
+    jobs = runner.groups(specs, batched=True)
+    assert sorted(len(j) for j in jobs) == [4, 4]
+    assert all(len({s.config["cell"] for s in j}) == 1 for j in jobs)
+    vanilla = next(j for j in jobs if j[0].config["cell"] == "vanilla")
+    runner.execute(vanilla, str(tmp_path))
+    records = {(r["factors"]["trial"], r["seed"]): r for r in Store(tmp_path).records("lstm_gates")}
+    assert len(records) == 4 and all(r["timing"]["batched_seeds"] == 4 for r in records.values())
+    lr = {t: records[t, 0]["metrics"]["lr"] for t in (0, 1)}
+    assert lr[0] != lr[1] and records[1, 1]["metrics"]["lr"] == lr[1]
+    one = next(s for s in vanilla if s.config["trial"] == 1 and s.seed == 1)
+    runner.execute([one], str(tmp_path / "alone"))
+    (single,) = Store(tmp_path / "alone").records("lstm_gates")
+    for metric in ("test_loss", "val_acc", "grad_norm_median", "lr"):
+        assert records[1, 1]["metrics"][metric] == pytest.approx(single["metrics"][metric], rel=1e-4)  # float32

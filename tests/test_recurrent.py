@@ -11,7 +11,7 @@ from torch import nn
 from suite.context import Config, RunContext
 from suite.nn.recurrent import GRU, LSTM, RNN, VARIANTS, SequenceModel
 from suite.sequences import (ADDING_TOLERANCE, adding_problem, decay_log10, input_gradient_rows, make_task,
-                             temporal_order, train_sequences)
+                             temporal_order, train_members, train_sequences)
 from suite.train import Diverged
 
 H, N_IN, BATCH, STEPS = 6, 3, 4, 9
@@ -31,6 +31,27 @@ def _outputs_and_grads(model, x, **kw):
     w = torch.randn(y.shape, dtype=y.dtype, generator=torch.Generator().manual_seed(2))
     grads = torch.autograd.grad((y * w).sum(), [x, *model.parameters()])
     return [y.detach(), *grads]
+
+
+@pytest.mark.parametrize("cell, variant", [("lstm", v) for v in VARIANTS] + [("gru", "vanilla"), ("rnn", "vanilla")])
+def test_stacked_models_match_each_model_alone(cell, variant):
+    """K models run as one (stacked weights, batched matmuls) give each model's own outputs and gradients, with
+    each model reading its own input and its own last step."""
+    torch.manual_seed(3)
+    models = [SequenceModel(cell, N_IN, H, 2, variant).double() for _ in range(3)]
+    xs = torch.randn(3, BATCH, STEPS, N_IN, dtype=torch.float64)
+    last = torch.tensor([STEPS - 1, 4, 6])
+    out = SequenceModel.forward_stacked(models, xs, last)
+    w = torch.randn(out.shape, dtype=out.dtype, generator=torch.Generator().manual_seed(4))
+    params = [p for m in models for p in m.parameters()]
+    stacked = torch.autograd.grad((out * w).sum(), params)
+    for k, m in enumerate(models):
+        alone = m(xs[k, :, :last[k] + 1])
+        torch.testing.assert_close(out[k], alone, rtol=0, atol=1e-12)
+        grads = torch.autograd.grad((alone * w[k]).sum(), list(m.parameters()))
+        mine = stacked[k * len(grads):(k + 1) * len(grads)]
+        for g_alone, g_stacked in zip(grads, mine):
+            torch.testing.assert_close(g_stacked, g_alone, rtol=0, atol=1e-12)
 
 
 def _copy_torch_lstm(ref: nn.LSTM, model: LSTM) -> None:
@@ -284,6 +305,43 @@ def test_non_finite_loss_raises_diverged():
     with pytest.raises(Diverged) as err:
         train_sequences(ctx, model, task, steps=5, lr=0.01, batch_size=8, clip=1.0)
     assert err.value.step == 1
+
+
+@pytest.mark.parametrize("task_name, cell, solve_acc", [("adding", "lstm", 0.15), ("order", "gru", 0.5)])
+def test_models_trained_together_follow_their_own_runs(task_name, cell, solve_acc):
+    """K models trained as one stack give each model the numbers of its own run: its own batches (padded where
+    its sequences are shorter), learning rate, clipping, early stop and divergence."""
+    torch.set_default_dtype(torch.float64)  # so that rounding does not grow over the steps
+    try:
+        task = make_task(task_name, lag=12, n_val=128, n_test=128)
+        lrs = [0.02, 0.05, 0.01, float("inf")]  # the last one diverges at its second step
+        # solve_acc is reached at different steps by the members (or never): they stop apart.
+        kw = dict(steps=40, batch_size=16, clip=0.5, eval_every=10, solve_acc=solve_acc, stop_when_solved=True)
+
+        def runs():
+            ctxs = [RunContext("toy", "smoke", Config({}), s, torch.device("cpu")) for s in range(len(lrs))]
+            models = []
+            for ctx in ctxs:
+                ctx.reseed()
+                models.append(SequenceModel(cell, task.n_in, 8, task.n_out))
+            return ctxs, models
+
+        ctxs, models = runs()
+        together = train_members(ctxs, models, task, lrs=lrs, **kw)
+        alone_ctxs, alone_models = runs()
+        for k, (ctx, model) in enumerate(zip(alone_ctxs, alone_models)):
+            try:
+                alone = train_sequences(ctx, model, task, lr=lrs[k], **kw)
+            except Diverged as exc:
+                assert isinstance(together[k], Diverged) and ctxs[k].diverged == (exc.step, str(exc)) == (2, str(exc))
+                continue
+            assert together[k] == pytest.approx(alone, rel=1e-9, abs=1e-12)
+            assert [c["epoch"] for c in ctxs[k].curves] == [c["epoch"] for c in ctx.curves]
+            assert [c["value"] for c in ctxs[k].curves] == pytest.approx([c["value"] for c in ctx.curves], rel=1e-9)
+            assert ctxs[k].samples == ctx.samples
+        assert len({o["steps_run"] for o in together[:3]}) > 1
+    finally:
+        torch.set_default_dtype(torch.float32)
 
 
 def test_training_batches_follow_the_run_seed():

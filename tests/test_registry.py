@@ -56,6 +56,9 @@ def test_valid_declaration_builds_grid_and_params():
     ({"hypotheses": [Less("acc", a={"arm": "a"}, b={"arm": "b"}, where={"width": 3})]}, "hypotheses[0].where.width"),
     ({"hypotheses": ["acc is higher"]}, "hypotheses[0]"),
     ({"train": lambda: None}, "train"),
+    ({"batch_over": ["depth"]}, "batch_over"),  # nothing to batch with
+    ({"batch_over": ["width"], "batched": lambda ctxs: []}, "batch_over"),
+    ({"batch_over": "depth", "batched": lambda ctxs: []}, "batch_over"),
 ])
 def test_bad_declaration_names_ablation_and_field(changes, field):
     with pytest.raises(DeclarationError) as err:

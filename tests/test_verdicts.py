@@ -102,3 +102,60 @@ def test_similar_needs_evidence_of_equivalence_not_just_no_difference():
     noisy = {("a", 1): [0.1, 0.9], ("b", 1): [0.5, 0.4]}
     row = judge(_abl(hyps[:1]), _records(noisy)).hypotheses.iloc[0]
     assert row["verdict"] == "inconclusive" and row["p_difference"] > 0.05
+
+
+def _trials_abl(hypotheses):
+    return validate(
+        name="toy", section="0", claim="c", data=None, factors={"cell": ["x", "y"], "trial": [0, 1, 2, 3, 4]},
+        metrics={"acc": "test", "val": "validation"}, config={}, hypotheses=hypotheses,
+        tiers={t: Tier(seeds=1) for t in ("smoke", "quick", "full")}, train=lambda ctx: {},
+    )
+
+
+def _trial_records(val: dict, acc: dict, seeds: int = 3, status=None) -> list[dict]:
+    """val/acc: (cell, trial) -> value; each seed adds a small, distinct offset."""
+    return [{"key": f"{c}{t}{s}", "seed": s, "device": "cpu", "status": (status or {}).get((c, t, s), "ok"),
+             "factors": {"cell": c, "trial": t},
+             "metrics": {} if (status or {}).get((c, t, s)) else {"val": v + 0.001 * s, "acc": acc[c, t] + 0.01 * s}}
+            for (c, t), v in val.items() for s in range(seeds)]
+
+
+def test_top_keeps_each_sides_best_fraction_and_uses_welch():
+    # x's validation ranks trials 4 > 2 > 0 > ...; y's ranks 1 > 3 > 0 > ...: the best 50% of 5 is 3 trials each.
+    val = {("x", t): v for t, v in enumerate([0.5, 0.1, 0.7, 0.2, 0.9])} | \
+          {("y", t): v for t, v in enumerate([0.5, 0.9, 0.1, 0.7, 0.2])}
+    acc = {("x", t): 0.8 if t in (0, 2, 4) else 0.1 for t in range(5)} | \
+          {("y", t): 0.6 if t in (0, 1, 3) else 0.95 for t in range(5)}
+    hyp = Greater("acc", {"cell": "x"}, {"cell": "y"}, top={"trial": ("val", 0.5)})
+    row = judge(_trials_abl([hyp]), _trial_records(val, acc)).hypotheses.iloc[0]
+    assert row["tuned"] == "A: trial={0,2,4}; B: trial={0,1,3}"
+    assert row["test"] == "welch t" and row["n_a"] == 9 and row["n_b"] == 9
+    assert row["mean_a"] == pytest.approx(0.81) and row["mean_b"] == pytest.approx(0.61)
+    assert row["verdict"] == "reproduced"
+    assert "best 50% of trial by val" in hyp.describe()
+    # The whole grid (fraction 1) keeps every trial, and a minimized metric ranks the other way round.
+    row = judge(_trials_abl([Greater("acc", {"cell": "x"}, {"cell": "y"}, top={"trial": ("-val", 0.2)})]),
+                _trial_records(val, acc)).hypotheses.iloc[0]
+    assert row["tuned"] == "A: trial={1}; B: trial={2}"
+
+
+def test_top_never_keeps_a_setting_where_a_seed_diverged():
+    val = {("x", t): 0.1 * t for t in range(5)} | {("y", t): 0.1 * t for t in range(5)}
+    acc = {k: 0.5 for k in val}
+    hyp = Similar("acc", {"cell": "x"}, {"cell": "y"}, margin=0.1, top={"trial": ("val", 0.4)})
+    row = judge(_trials_abl([hyp]), _trial_records(val, acc, status={("x", 4, 1): "diverged"})).hypotheses.iloc[0]
+    assert row["tuned"] == "A: trial={2,3}; B: trial={3,4}"
+    assert row["test"] == "welch t" and row["verdict"] == "reproduced"
+
+
+@pytest.mark.parametrize("top, why", [
+    ({"trial": ("val", 0)}, "0 < fraction <= 1"),
+    ({"trial": "val"}, "(metric, fraction)"),
+    ({"trial": ("nope", 0.5)}, "not a declared metric"),
+    ({"cell": ("val", 0.5)}, "not named in a, b, where or best"),
+])
+def test_top_is_validated(top, why):
+    from suite.errors import DeclarationError
+    with pytest.raises(DeclarationError, match="top") as exc:
+        _trials_abl([Greater("acc", {"cell": "x"}, {"cell": "y"}, top=top)])
+    assert why in str(exc.value)

@@ -64,27 +64,48 @@ class _Spec:
         return slice(k * self.hidden, (k + 1) * self.hidden)
 
 
+def _addmm(c: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """c + a @ b, per member when the operands carry a leading member dimension."""
+    return torch.addmm(c, a, b) if a.dim() == 2 else torch.baddbmm(c, a, b)
+
+
+# The recurrence below runs one cell, with tensors (features, batch), or K stacked cells of one variant, with
+# (K, features, batch): gate rows are indexed through _rows, matmuls go through _addmm. A single run keeps the
+# plain 2-D kernels and indices, which are faster on CPU than batched ones with K = 1.
+
+def _rows(s: slice | None, stacked: bool):
+    """An index that selects rows ``s`` of (features, batch), or of every member of (K, features, batch)."""
+    return s if s is None or not stacked else (slice(None), s)
+
+
+def _gate_rows(spec: _Spec, stacked: bool) -> tuple:
+    """Indices of the gates i, f, o (None where the variant has none) and of the block input z."""
+    return tuple(_rows(spec.part(g), stacked) if g in spec.gates or g == "z" else None for g in ("i", "f", "o", "z"))
+
 @torch.no_grad()
 def _lstm_loop(xw, w_rec, peep_i, peep_f, peep_o, w_gates, spec: _Spec):
-    """The forward recurrence, feature-major. Returns gate activations (time, n_gates, batch), block inputs z,
-    cells (time + 1, hidden, batch) with the zero initial state first, h(c) and y (time, hidden, batch)."""
-    steps, _, batch = xw.shape
+    """The forward recurrence, feature-major: xw is (time, [K,] n_pre, batch), w_rec ([K,] n_pre, hidden),
+    peepholes ([K,] hidden). Returns gate activations (time, [K,] n_gates, batch), block inputs z, cells
+    (time + 1, [K,] hidden, batch) with the zero initial state first, h(c) and y (time, [K,] hidden, batch)."""
+    steps, *lead, _, batch = xw.shape
     hidden, n_gates = spec.hidden, len(spec.gates) * spec.hidden
-    si, sf, so, sz = (spec.part(g) if g in spec.gates or g == "z" else None for g in ("i", "f", "o", "z"))
-    peeps = [(s, p[:, None]) for s, p in ((si, peep_i), (sf, peep_f)) if p is not None]
+    si, sf, so, sz = _gate_rows(spec, bool(lead))
+    peeps = [(s, p[..., None]) for s, p in ((si, peep_i), (sf, peep_f)) if p is not None]
+    peep_o = peep_o[..., None] if peep_o is not None else None
     # Gates that do not wait for the new cell share one sigmoid: all of them unless o has a peephole.
-    early = slice(0, n_gates - hidden if peep_o is not None else n_gates)
+    early = _rows(slice(0, n_gates - hidden if peep_o is not None else n_gates), bool(lead))
+    head = _rows(slice(0, n_gates), bool(lead))
     new = xw.new_empty
-    gates, z_all = new(steps, n_gates, batch), new(steps, hidden, batch)
-    cells = xw.new_zeros(steps + 1, hidden, batch)  # cells[t + 1] = c_t, cells[0] the initial zero state
-    hc_all = cells[1:] if spec.noaf else new(steps, hidden, batch)
-    ys = hc_all if so is None else new(steps, hidden, batch)
-    y = xw.new_zeros(hidden, batch)
+    gates, z_all = new(steps, *lead, n_gates, batch), new(steps, *lead, hidden, batch)
+    cells = xw.new_zeros(steps + 1, *lead, hidden, batch)  # cells[t + 1] = c_t, cells[0] the initial zero state
+    hc_all = cells[1:] if spec.noaf else new(steps, *lead, hidden, batch)
+    ys = hc_all if so is None else new(steps, *lead, hidden, batch)
+    y = xw.new_zeros(*lead, hidden, batch)
     for t, xw_t in enumerate(xw.unbind(0)):
-        pre = torch.addmm(xw_t, w_rec, y)
+        pre = _addmm(xw_t, w_rec, y)
         g, c_prev, c, hc = gates[t], cells[t], cells[t + 1], hc_all[t]
         if spec.fgr and t > 0:
-            pre[:n_gates].addmm_(w_gates, gates[t - 1])
+            (pre[head].addmm_ if not lead else pre[head].baddbmm_)(w_gates, gates[t - 1])
         for s, p in peeps:
             pre[s].addcmul_(p, c_prev)
         torch.sigmoid(pre[early], out=g[early])
@@ -95,7 +116,7 @@ def _lstm_loop(xw, w_rec, peep_i, peep_f, peep_o, w_gates, spec: _Spec):
             iz = z if si is None else g[si] * z
             torch.add(iz, c_prev, out=c) if sf is None else torch.addcmul(iz, g[sf], c_prev, out=c)
         if peep_o is not None:
-            torch.sigmoid(pre[so].addcmul_(peep_o[:, None], c), out=g[so])
+            torch.sigmoid(pre[so].addcmul_(peep_o, c), out=g[so])
         if not spec.noaf:
             torch.tanh(c, out=hc)
         y = hc if so is None else torch.mul(g[so], hc, out=ys[t])
@@ -106,9 +127,9 @@ class _FusedLSTM(torch.autograd.Function):
     """The whole sequence as one autograd node: forward without recording a graph, backpropagation through time
     written out, and the weight gradients as one matmul over all steps instead of one per step.
 
-    Tensors are feature-major, (features, batch), so that each gate is a contiguous block of rows that
-    element-wise kernels write in place. Input ``xw`` is (time, n_pre, batch): input projections plus bias.
-    Returns y as (time, hidden, batch). Checked against the step-by-step autograd path for every variant.
+    Tensors are feature-major, ([K,] features, batch), so that each gate is a block of rows that element-wise
+    kernels write in place. Input ``xw`` is (time, [K,] n_pre, batch): input projections plus bias. Returns y as
+    (time, [K,] hidden, batch). Checked against the step-by-step autograd path for every variant.
     """
 
     @staticmethod
@@ -122,19 +143,23 @@ class _FusedLSTM(torch.autograd.Function):
     def backward(ctx, grad_y):
         spec = ctx.spec
         w_rec, peep_i, peep_f, peep_o, w_gates, gates, z_all, cells, hc_all, ys = ctx.saved_tensors
-        steps, hidden, batch = grad_y.shape
+        steps, *lead, hidden, batch = grad_y.shape
         n_gates = len(spec.gates) * hidden
-        si, sf, so, sz = (spec.part(g) if g in spec.gates or g == "z" else None for g in ("i", "f", "o", "z"))
+        si, sf, so, sz = _gate_rows(spec, bool(lead))
+        head = _rows(slice(0, n_gates), bool(lead))
+        at = (slice(None),) * (len(lead) + 1)  # d_pre[at + (t,)]: step t's block
         sig_bw = torch.ops.aten.sigmoid_backward.grad_input  # (grad, output, grad_input=out)
         tanh_bw, tanh_bw_into = torch.ops.aten.tanh_backward, torch.ops.aten.tanh_backward.grad_input
-        # (n_pre, time, batch): each step writes its block in place, and the weight gradients read it as one matrix.
-        d_pre = grad_y.new_empty(n_gates + hidden, steps, batch)
+        # ([K,] n_pre, time, batch): each step writes its block in place, and the weight gradients read it as one
+        # matrix (per member).
+        d_pre = grad_y.new_empty(*lead, n_gates + hidden, steps, batch)
         grad_y = grad_y.contiguous()  # it often arrives transposed, and every step adds one slice of it
-        rec_t, wg_t = w_rec.t(), (w_gates.t() if spec.fgr else None)
+        rec_t, wg_t = w_rec.mT, (w_gates.mT if spec.fgr else None)
+        p_i, p_f, p_o = (p[..., None] if p is not None else None for p in (peep_i, peep_f, peep_o))
         grads = grad_y.unbind(0)
         dy, dc_next, d_g = grads[-1], None, None  # what flows into step t from step t + 1
         for t in reversed(range(steps)):
-            g, z, hc, c_prev, dp = gates[t], z_all[t], hc_all[t], cells[t], d_pre[:, t]
+            g, z, hc, c_prev, dp = gates[t], z_all[t], hc_all[t], cells[t], d_pre[at + (t,)]
             if so is not None:
                 do = dy * hc if d_g is None else torch.addcmul(d_g[so], dy, hc)
                 sig_bw(do, g[so], grad_input=dp[so])
@@ -144,8 +169,8 @@ class _FusedLSTM(torch.autograd.Function):
             dc = dhc if spec.noaf else tanh_bw(dhc, hc)
             if dc_next is not None:
                 dc = dc + dc_next
-            if peep_o is not None:
-                dc = torch.addcmul(dc, dp[so], peep_o[:, None])
+            if p_o is not None:
+                dc = torch.addcmul(dc, dp[so], p_o)
             if si is not None:
                 di = dc * (z - c_prev) if spec.cifg else dc * z
                 sig_bw(di if d_g is None else di + d_g[si], g[si], grad_input=dp[si])
@@ -159,28 +184,44 @@ class _FusedLSTM(torch.autograd.Function):
                 dc_next = dc * g[sf]
             else:
                 dc_next = dc - dc * g[si] if spec.cifg else dc
-            if peep_i is not None:
-                dc_next = torch.addcmul(dc_next, dp[si], peep_i[:, None])
-            if peep_f is not None:
-                dc_next = torch.addcmul(dc_next, dp[sf], peep_f[:, None])
+            if p_i is not None:
+                dc_next = torch.addcmul(dc_next, dp[si], p_i)
+            if p_f is not None:
+                dc_next = torch.addcmul(dc_next, dp[sf], p_f)
             if t > 0:
-                dy = torch.addmm(grads[t - 1], rec_t, dp)
+                dy = _addmm(grads[t - 1], rec_t, dp)
                 if wg_t is not None:
-                    d_g = wg_t @ dp[:n_gates]
+                    d_g = torch.matmul(wg_t, dp[head])
 
         def outer(d, prev):
-            """Sum over steps and batch of d_t prev_{t-1}^T, with a zero state before the first step."""
-            prev = torch.cat([prev.new_zeros(1, *prev.shape[1:]), prev[:-1]]).transpose(1, 2)
-            return d.reshape(len(d), -1) @ prev.reshape(-1, prev.shape[-1])
+            """The sum over steps and batch of d_t prev_{t-1}^T (per member), with a zero state before the first
+            step."""
+            prev = torch.cat([prev.new_zeros(1, *prev.shape[1:]), prev[:-1]]).movedim(0, -2).flatten(-2)
+            return torch.matmul(d.flatten(-2), prev.mT)
 
         def d_peep(s, c):
-            return (d_pre[s] * c.transpose(0, 1)).sum((1, 2))
+            return (d_pre[s] * c.movedim(0, -2)).sum((-2, -1))
 
-        return (d_pre.transpose(0, 1), outer(d_pre, ys),
+        return (d_pre.movedim(-2, 0), outer(d_pre, ys),
                 d_peep(si, cells[:-1]) if peep_i is not None else None,
                 d_peep(sf, cells[:-1]) if peep_f is not None else None,
                 d_peep(so, cells[1:]) if peep_o is not None else None,
-                outer(d_pre[:n_gates], gates) if spec.fgr else None, None)
+                outer(d_pre[..., :n_gates, :, :], gates) if spec.fgr else None, None)
+
+
+def _stack(tensors: list) -> torch.Tensor | None:
+    """K members' copies of one parameter stacked on a leading member dimension; one member's as it is."""
+    if tensors[0] is None:
+        return None
+    return tensors[0] if len(tensors) == 1 else torch.stack(tensors)
+
+
+def _project(weight_in: torch.Tensor, bias: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Input projections plus bias for every step in one matmul (per member): x ([K,] batch, time, n_in), weights
+    ([K,] n_pre, n_in) -> feature-major (time, [K,] n_pre, batch)."""
+    *lead, b, t, n_in = x.shape
+    xw = _addmm(bias[..., None], weight_in, x.movedim(-1, -3).mT.reshape(*lead, n_in, t * b))
+    return xw.view(*lead, -1, t, b).movedim(-2, 0)  # each step's ([K,] n_pre, batch) block is a strided view
 
 
 class LSTM(nn.Module):
@@ -215,29 +256,34 @@ class LSTM(nn.Module):
     def forward(self, x: torch.Tensor, fused: bool = True) -> torch.Tensor:
         """``fused=False`` runs the equations step by step under autograd: slower, kept as the reference."""
         if fused:
-            y = _FusedLSTM.apply(self._projection(x), *self._recurrent_params(), self.spec)
-            return y.permute(2, 0, 1)
+            return self.forward_stacked([self], x)
         flat, steps, batch = _time_major(x)
         return self._steps(torch.addmm(self.bias, flat, self.weight_in.t()).view(steps, batch, -1))
+
+    @staticmethod
+    def forward_stacked(layers: list[LSTM], x: torch.Tensor) -> torch.Tensor:
+        """K layers of one variant at once, each on its own input: x (K, batch, time, n_in) -> (K, batch, time,
+        hidden); for one layer, x and the result have no K dimension. Gradients reach each layer's parameters."""
+        xw, rec = LSTM._stacked_inputs(layers, x)
+        return _FusedLSTM.apply(xw, *rec, layers[0].spec).movedim(0, -1).movedim(-3, -1)
+
+    @staticmethod
+    def _stacked_inputs(layers: list[LSTM], x: torch.Tensor) -> tuple[torch.Tensor, tuple]:
+        params = {name: _stack([getattr(m, name) if name[:5] != "peep_" else m.peep.get(name[5:]) for m in layers])
+                  for name in ("weight_in", "bias", "weight_rec", "peep_i", "peep_f", "peep_o", "weight_gates")}
+        xw = _project(params.pop("weight_in"), params.pop("bias"), x)
+        return xw, tuple(params.values())
 
     @torch.no_grad()
     def states(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """What the cell computes at each step, each (batch, time, hidden): the gates it has ("i", "f", "o"; CIFG's
         "f" is 1 - i), the block input "z", the cell "c" and the output "y"."""
-        gates, z, cells, _, ys = _lstm_loop(self._projection(x), *self._recurrent_params(), self.spec)
+        xw, rec = self._stacked_inputs([self], x)
+        gates, z, cells, _, ys = _lstm_loop(xw, *rec, self.spec)
         out = {g: gates[:, self.part(g)] for g in self.gates} | {"z": z, "c": cells[1:], "y": ys}
         if self.variant == "CIFG":
             out["f"] = 1 - out["i"]
         return {k: v.permute(2, 0, 1) for k, v in out.items()}
-
-    def _projection(self, x: torch.Tensor) -> torch.Tensor:
-        """Input projections plus bias for every step in one matmul, feature-major: (time, n_pre, batch)."""
-        b, t, _ = x.shape
-        xw = torch.addmm(self.bias[:, None], self.weight_in, x.permute(2, 1, 0).reshape(-1, t * b))
-        return xw.view(-1, t, b).transpose(0, 1)  # each step's (n_pre, batch) block is a strided view
-
-    def _recurrent_params(self) -> tuple:
-        return self.weight_rec, self.peep.get("i"), self.peep.get("f"), self.peep.get("o"), self.weight_gates
 
     def _steps(self, xw: torch.Tensor) -> torch.Tensor:
         """The equations as written, one step at a time under autograd; xw is (time, batch, n_pre)."""
@@ -280,18 +326,24 @@ class GRU(nn.Module):
         self.bias_rec = nn.Parameter(torch.zeros(3 * hidden))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat, steps, batch = _time_major(x)
-        xw = torch.addmm(self.bias_in, flat, self.weight_in.t()).view(steps, batch, -1)
-        h = x.new_zeros(batch, self.hidden)
-        rec, two = self.weight_rec.t(), 2 * self.hidden
+        return self.forward_stacked([self], x)
+
+    @staticmethod
+    def forward_stacked(layers: list[GRU], x: torch.Tensor) -> torch.Tensor:
+        """K GRUs at once: x (K, batch, time, n_in) -> (K, batch, time, hidden) (no K for one)."""
+        w_in, w_rec, b_in, b_rec = (_stack([getattr(m, n) for m in layers])
+                                    for n in ("weight_in", "weight_rec", "bias_in", "bias_rec"))
+        xw = _batch_major_projection(w_in, b_in, x)
+        h = x.new_zeros(*x.shape[:-2], layers[0].hidden)
+        rec, b_rec, sizes = w_rec.mT, b_rec.unsqueeze(-2), (2 * layers[0].hidden, layers[0].hidden)
         outputs = []
         for xw_t in xw.unbind(0):
-            hw = torch.addmm(self.bias_rec, h, rec)
-            r, z = torch.sigmoid(xw_t[:, :two] + hw[:, :two]).chunk(2, 1)
-            n = torch.tanh(torch.addcmul(xw_t[:, two:], r, hw[:, two:]))
+            (x_rz, x_n), (h_rz, h_n) = xw_t.split(sizes, -1), _addmm(b_rec, h, rec).split(sizes, -1)
+            r, z = torch.sigmoid(x_rz + h_rz).chunk(2, -1)
+            n = torch.tanh(torch.addcmul(x_n, r, h_n))
             h = torch.lerp(n, h, z)  # (1 - z) * n + z * h
             outputs.append(h)
-        return torch.stack(outputs, 1)
+        return torch.stack(outputs, -2)
 
 
 class RNN(nn.Module):
@@ -305,15 +357,28 @@ class RNN(nn.Module):
         self.bias = nn.Parameter(torch.zeros(hidden))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat, steps, batch = _time_major(x)
-        xw = torch.addmm(self.bias, flat, self.weight_in.t()).view(steps, batch, -1)
-        h = x.new_zeros(batch, self.hidden)
-        rec = self.weight_rec.t()
+        return self.forward_stacked([self], x)
+
+    @staticmethod
+    def forward_stacked(layers: list[RNN], x: torch.Tensor) -> torch.Tensor:
+        """K RNNs at once: x (K, batch, time, n_in) -> (K, batch, time, hidden) (no K for one)."""
+        w_in, w_rec, bias = (_stack([getattr(m, n) for m in layers]) for n in ("weight_in", "weight_rec", "bias"))
+        xw = _batch_major_projection(w_in, bias, x)
+        h = x.new_zeros(*x.shape[:-2], layers[0].hidden)
+        rec = w_rec.mT
         outputs = []
         for xw_t in xw.unbind(0):
-            h = torch.tanh(torch.addmm(xw_t, h, rec))
+            h = torch.tanh(_addmm(xw_t, h, rec))
             outputs.append(h)
-        return torch.stack(outputs, 1)
+        return torch.stack(outputs, -2)
+
+
+def _batch_major_projection(weight_in: torch.Tensor, bias: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """x ([K,] batch, time, n_in), weights ([K,] n_out, n_in) -> (time, [K,] batch, n_out) for the autograd loops
+    (``unbind(0)``: indexing ``xw[t]`` in the loop makes the backward pass grow quadratically with the length)."""
+    *lead, b, t, n_in = x.shape
+    xw = _addmm(bias.unsqueeze(-2), x.transpose(-3, -2).reshape(*lead, t * b, n_in), weight_in.mT)
+    return xw.view(*lead, t, b, -1).movedim(-3, 0)
 
 
 def recurrent_layer(cell: str, n_in: int, hidden: int, variant: str = "vanilla",
@@ -338,7 +403,26 @@ class SequenceModel(nn.Module):
         self.out = nn.Linear(hidden, n_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out(self.rnn(x)[:, -1])
+        return self._run([self], x, None)
+
+    @staticmethod
+    def forward_stacked(models: list[SequenceModel], x: torch.Tensor,
+                        last: torch.Tensor | None = None) -> torch.Tensor:
+        """K models of one kind at once, each on its own input x (K, batch, time, n_in) (or one input (batch,
+        time, n_in) for all), read out at step ``last[k]`` (default: the last step) -> (K, batch, n_out)."""
+        if len(models) == 1:  # one model runs unstacked, on the plain kernels
+            return SequenceModel._run(models, x if x.dim() == 3 else x[0], None if last is None else last[0])[None]
+        return SequenceModel._run(models, x if x.dim() == 4 else x.expand(len(models), *x.shape), last)
+
+    @staticmethod
+    def _run(models: list[SequenceModel], x: torch.Tensor, last) -> torch.Tensor:
+        ys = type(models[0].rnn).forward_stacked([m.rnn for m in models], x)  # ([K,] batch, time, hidden)
+        if last is None:
+            y_last = ys[..., -1, :]
+        else:
+            y_last = ys[..., last, :] if x.dim() == 3 else ys[torch.arange(len(models)), :, last]
+        w, b = _stack([m.out.weight for m in models]), _stack([m.out.bias for m in models])
+        return _addmm(b.unsqueeze(-2), y_last, w.mT)
 
 
 def n_params(model: nn.Module) -> int:

@@ -173,7 +173,7 @@ def layout(fd: FigureData, spec, roles: tuple[str, ...]) -> Layout:
             raise SuiteError(f"ablation {fd.abl.name!r}: figure {type(spec).__name__}: {factor!r} is not a factor "
                              f"(factors: {', '.join(fd.abl.factors)})")
     # A factor the hypotheses tune over (e.g. random hyperparameter trials) is a nuisance: pooled, not shown.
-    tuned = {f for h in fd.abl.hypotheses for f in h.best}
+    tuned = {f for h in fd.abl.hypotheses for f in h.tuned}
     free = [f for f in fd.ranking if f not in chosen.values() and f not in spec.where]
     pooled = [f for f in free if f in tuned]
     free = [f for f in free if f not in tuned]
