@@ -30,16 +30,12 @@ class BatchedMLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (K, B, in), or (B, in) shared by every seed; returns logits (K, B, classes)."""
-        last = len(self.weights) - 1
+        if x.dim() == 2:
+            x = x.expand(self.k, *x.shape)
         h = x
+        last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            if h.dim() == 2:
-                # A shared input meets every seed's first layer in one wide matmul: (B, in) @ (in, K * out).
-                k, n_in, n_out = w.shape
-                h = torch.addmm(b.reshape(k * n_out), h, w.permute(1, 0, 2).reshape(n_in, k * n_out))
-                h = h.view(len(x), k, n_out).transpose(0, 1)
-            else:
-                h = torch.baddbmm(b, h, w)
+            h = torch.baddbmm(b, h, w)
             if i < last:
                 h = self.act(h)
         return h
