@@ -71,8 +71,8 @@ def _compare(df: pd.DataFrame, hyp: Hypothesis, factors: list[str]) -> dict:
     # With ``top`` the sides keep several settings each, which differ: nothing pairs, so Welch's test.
     paired = False if hyp.top else None
     row = {"hypothesis": hyp.describe(), "metric": hyp.metric, "direction": hyp.direction}
-    if hyp.tuned:
-        row["tuned"] = "; ".join(f"{side}: " + ", ".join(f"{k}={_fmt_choice(v)}" for k, v in c.items())
+    if hyp.tuned and (chosen_a or chosen_b):
+        row["tuned"] = "; ".join(f"{side}: " + (", ".join(f"{k}={_fmt_choice(v)}" for k, v in c.items()) or "-")
                                  for side, c in (("A", chosen_a), ("B", chosen_b)))
     if a.empty or b.empty:
         return row | {"verdict": "not run", "n_a": len(a), "n_b": len(b), "test": "none", "p": np.nan}

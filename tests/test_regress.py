@@ -1,6 +1,9 @@
 """Baselines and the regression check, on a real smoke run and on doctored baselines."""
 
 import json
+import statistics
+
+import pytest
 
 from suite import regress
 from suite.registry import get
@@ -38,3 +41,19 @@ def test_speed_comparison_uses_the_measured_noise():
     assert verdicts == {"training loop": True, "batched": True}  # within the 15% floor; within 3 sd of 10% (30%)
     new = {"training loop": {"ratio": 0.8}, "batched": {"ratio": 3.5}}
     assert not any(f.ok for f in regress.compare_speed(base, new))
+
+
+def test_speed_noise_includes_the_spread_between_successive_baselines():
+    old = {"batched": {"ratio": 3.7, "noise": 0.02, "history": [3.6]}}
+    new = regress.with_history({"batched": {"ratio": 2.9, "noise": 0.03}}, old)
+    assert new["batched"]["history"] == [3.6, 3.7]
+    sessions = [3.6, 3.7, 2.9]
+    expected = statistics.stdev(sessions) / statistics.mean(sessions)
+    assert regress.speed_noise(new["batched"]) == pytest.approx(expected)  # larger than either round spread
+    assert regress.with_history({"x": {"ratio": 1.0, "noise": 0.0}}, None)["x"]["history"] == []
+    long = regress.with_history({"x": {"ratio": 1.0, "noise": 0.0}},
+                                {"x": {"ratio": 2.0, "noise": 0.0, "history": list(range(20))}})
+    assert len(long["x"]["history"]) == regress.SPEED_HISTORY and long["x"]["history"][-1] == 2.0
+    # A ratio that falls far below every session is still caught.
+    (finding,) = regress.compare_speed(new, {"batched": {"ratio": 1.2}})
+    assert not finding.ok
