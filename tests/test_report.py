@@ -28,7 +28,8 @@ REFERENCES = [Reference(source="Toy and Model (2001)", metric="score", value=8.0
           config={"epochs": Param(4, min=1)}, factors={"arm": ["a", "b", "c"], "boom": [False, True]},
           metrics={"score": "score after training (points)"},
           hypotheses=[Greater("score", a={"arm": "b"}, b={"arm": "a"}, where={"boom": False}),
-                      Greater("score", a={"arm": "c"}, b={"arm": "a"}, where={"boom": False})],
+                      Greater("score", a={"arm": "c"}, b={"arm": "a"}, where={"boom": False}),
+                      Greater("score", a={"arm": "b"}, b={"arm": "a"}, top={"boom": ("score", 0.5)})],
           tiers={"smoke": Tier(seeds=3, factors={"arm": ["a", "b"]}), "quick": Tier(seeds=3), "full": Tier(seeds=3)})
 def train(ctx):
     slope = {"a": 1.0, "b": 2.0, "c": 3.0}[ctx.cfg.arm]
@@ -129,6 +130,8 @@ def test_html_has_a_section_per_ablation_with_figures_for_those_run(built, user_
     toy = " ".join(" ".join(page.sections["toy_report"]["text"]).split())
     assert "3 of 3 seeds diverged" in toy and "arm = a, boom = True" in toy
     assert "not run" in toy  # the hypothesis about arm c
+    assert "A: boom={False}; B: boom={False}" in toy  # each side's best half of boom: the arm that never diverged
+    assert " nan " not in f" {toy} "
     assert "Toy and Model (2001)" in toy  # its declared reference number, beside ours
     assert "Trajectories" in page.sections["toy_report"]["figures"][0]["caption"]  # its declared figure comes first
 

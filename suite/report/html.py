@@ -98,7 +98,8 @@ def stats_table(abl: Ablation, result: TierResult) -> dict:
         rows.append([f"H{index.get(r['hypothesis'], '?')}", *([r["device"]] if multi else []), r.get("test", "-"), n,
                      _fmt(r.get("mean_a")), _fmt(r.get("mean_b")), ci(r.get("diff"), r.get("ci_low"), r.get("ci_high")),
                      _fmt(r.get("effect_size")), _fmt(r.get("p")), _fmt(r.get("p_adj")),
-                     *([_fmt(r.get("margin"))] if similar else []), *([r.get("tuned") or "-"] if tuned else []),
+                     *([_fmt(r.get("margin"))] if similar else []),
+                     *([r["tuned"] if isinstance(r.get("tuned"), str) else "-"] if tuned else []),
                      badge(r["verdict"])])
     return {"columns": cols, "rows": rows}
 
