@@ -128,7 +128,7 @@ _METRICS = {
     tiers={
         "smoke": Tier(seeds=1, config={"steps": 5, "hidden": 8, "eval_every": 5, "probe_batch": 8},
                       factors={"lag": [10]}, about="seconds: each cell, five updates at T=10"),
-        "quick": Tier(seeds=5, about="minutes on two cores: 3 cells x T in {10, 30, 60} x 5 seeds, <= 800 updates"),
+        "quick": Tier(seeds=10, about="a minute on two cores: 3 cells x T in {10, 30, 60} x 10 seeds, <= 800 updates"),
         "full": Tier(seeds=10, config={"steps": 5000}, factors={"lag": [10, 30, 60, 100, 200]},
                      about="closer to the paper: T up to 200 (the paper's 100 and beyond), 5000 updates, 10 seeds"),
     },
