@@ -79,14 +79,17 @@ def make_scheduler(name: str, opt: torch.optim.Optimizer, epochs: int):
 
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 4096) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy over a whole split."""
-    model.eval()
+    """Mean cross-entropy and accuracy over a whole split, in eval mode (the mode it found is restored)."""
+    was_training = model.training
+    if was_training:  # switching walks every submodule: callers evaluating several splits switch once
+        model.eval()
     loss, correct = 0.0, 0
     for i in range(0, len(x), batch):
         out = model(x[i:i + batch])
         loss += nn.functional.cross_entropy(out, y[i:i + batch], reduction="sum").item()
         correct += (out.argmax(1) == y[i:i + batch]).sum().item()
-    model.train()
+    if was_training:
+        model.train()
     return loss / len(x), correct / len(x)
 
 
@@ -123,11 +126,13 @@ def fit(
     step = 0
 
     def log_epoch(epoch: int, train_loss: float | None = None) -> dict[str, float]:
+        model.eval()
         full_loss, train_acc = evaluate(model, x, y)
         if not math.isfinite(full_loss):
             raise Diverged(step, full_loss)
         val_loss, val_acc = evaluate(model, data.x_val, data.y_val)
         _, test_acc = evaluate(model, data.x_test, data.y_test)
+        model.train()
         row = {"train_loss": full_loss, "train_acc": train_acc, "val_loss": val_loss, "val_acc": val_acc,
                "test_acc": test_acc}
         ctx.log(epoch, **row)
