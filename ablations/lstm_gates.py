@@ -43,7 +43,7 @@ import math
 
 import numpy as np
 
-from suite.nn.recurrent import VARIANTS
+from suite.nn.variants import VARIANTS
 from suite.registry import Less, Param, Similar, Tier, ablation
 
 MARGIN = 0.05       # equivalence margin on test accuracy, fixed before the runs (see above)

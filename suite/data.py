@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from suite.errors import DataError
 
@@ -72,6 +71,8 @@ class Dataset:
 
     def to(self, device) -> Dataset:
         """All tensors on `device`; returns self when they are already there."""
+        import torch
+
         device = torch.device(device)
         tensors = {k: getattr(self, k) for k in self._TENSORS}
         if all(_on_device(t, device) for t in tensors.values()):
@@ -135,6 +136,8 @@ def batch_indices(n: int, batch_size: int, generator: torch.Generator, device=No
     into index tensors of `batch_size` (the last may be smaller)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    import torch
+
     # Draw on the generator's own device (randperm requires it), then move.
     perm = torch.randperm(n, generator=generator, device=generator.device)
     if device is not None:
@@ -158,6 +161,8 @@ def _standardize(x_train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
 
 
 def _make(name, shape, n_classes, x_train, y_train, x_val, y_val, x_test, y_test) -> Dataset:
+    import torch  # here, not at the top: `list`, `show` and `report` import this module and need no torch
+
     flat = [x.reshape(len(x), -1) for x in (x_train, x_val, x_test)]
     xs = _standardize(*flat)
     ys = [np.asarray(y, dtype=np.int64) for y in (y_train, y_val, y_test)]

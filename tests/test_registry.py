@@ -84,3 +84,13 @@ def test_decorator_registers_and_refuses_a_second_module_with_the_same_name():
 def test_unknown_ablation_suggests_a_close_match():
     with pytest.raises(UsageError, match="did you mean 'vanishing_gradients'"):
         get("vanishing_gradient")
+
+
+def test_discovering_the_ablations_does_not_import_torch():
+    """`list` and `show` read declarations only: torch (most of a second to import) loads when a run needs it."""
+    import subprocess
+    import sys
+
+    code = "import sys; from suite.registry import discover; discover(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-VARIANTS = ("vanilla", "NIG", "NFG", "NOG", "NIAF", "NOAF", "NP", "CIFG", "FGR")
-CELLS = ("lstm", "gru", "rnn")
+from suite.nn.variants import CELLS, VARIANTS  # noqa: F401 (re-exported)
+
 
 
 def _uniform(shape, hidden: int) -> nn.Parameter:
