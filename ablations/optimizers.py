@@ -74,7 +74,53 @@ def _run(ctx, optimizer: str, schedule: str = "constant") -> dict:
 
     final = fit(ctx, model, epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, optimizer=optimizer,
                 schedule=schedule, on_step=on_step, on_epoch=on_epoch)
-    first, last = (sum(sums[e]) / len(sums[e]) for e in (1, cfg.epochs))
+    return _metrics(final, sums, cfg.epochs)
+
+
+def _run_together(ctxs) -> list:
+    """The seeds of one (optimizer, learning rate) as one batched network (suite.batched): the optimizers update
+    element-wise, so each seed follows its own run. The effective step is measured per seed, as in ``_run``."""
+    import torch
+
+    from suite.batched import fit_batched
+    from suite.nn import MLP
+    from suite.nn.batched import BatchedMLP
+
+    cfg, data = ctxs[0].cfg, ctxs[0].data
+    models = []
+    for ctx in ctxs:
+        ctx.reseed()
+        models.append(MLP(data.n_features, cfg.width, cfg.depth, data.n_classes, "relu", "he"))
+    model = BatchedMLP(models)
+    params = [*model.weights, *model.biases]  # the stacked weights (not the one-seed template it keeps)
+    steps_per_epoch = math.ceil(len(data.x_train) / cfg.batch_size)
+
+    def per_seed_norm(tensors) -> torch.Tensor:
+        return torch.stack([t.reshape(len(t), -1).square().sum(1) for t in tensors]).sum(0).sqrt()
+
+    prev = [torch.cat([p.detach().reshape(len(p), -1) for p in params], 1)]
+    sums: list[dict[int, list[float]]] = [{} for _ in ctxs]
+
+    def on_step(step: int, alive: list[int]) -> None:
+        now = torch.cat([p.detach().reshape(len(p), -1) for p in params], 1)
+        ratios = ((now - prev[0]).norm(dim=1) / per_seed_norm([p.grad for p in params])).tolist()
+        prev[0] = now
+        epoch = (step - 1) // steps_per_epoch + 1
+        for k in alive:
+            sums[k].setdefault(epoch, []).append(ratios[k])
+
+    def on_epoch(epoch: int, step: int, alive: list[int]) -> None:
+        for k in alive:
+            if epoch in sums[k]:
+                ctxs[k].log(epoch, eff_step=sum(sums[k][epoch]) / len(sums[k][epoch]))
+
+    finals = fit_batched(ctxs, model, epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size,
+                         optimizer=cfg.optimizer, on_step=on_step, on_epoch=on_epoch)
+    return [None if final is None else _metrics(final, sums[k], cfg.epochs) for k, final in enumerate(finals)]
+
+
+def _metrics(final: dict, sums: dict[int, list[float]], epochs: int) -> dict:
+    first, last = (sum(sums[e]) / len(sums[e]) for e in (1, epochs))
     return {"train_loss": final["train_loss"], "val_acc": final["val_acc"], "val_loss": final["val_loss"],
             "test_acc": final["test_acc"], "eff_step_first": first, "eff_step_last": last,
             "eff_step_change_log10": math.log10(last / first)}
@@ -100,6 +146,7 @@ METRICS = {
     config=NET,
     factors={"optimizer": ["sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam"], "lr": LRS},
     metrics=METRICS,
+    batched=_run_together,
     hypotheses=[
         Less("train_loss", a={"optimizer": "adam"}, b={"optimizer": "sgd"}, best=TUNED,
              label="Adam's training loss after the budget is below plain SGD's, each at its best rate"),

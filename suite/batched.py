@@ -41,10 +41,12 @@ def fit_batched(
     batch_size: int,
     optimizer: str = "sgd",
     on_epoch: Callable[[int, int, list[int]], None] | None = None,
+    on_step: Callable[[int, list[int]], None] | None = None,
 ) -> list[dict[str, float] | None]:
     """Train K seeds (same config, same data) together; log each seed's curves in its own context.
 
-    ``on_epoch(epoch, step, alive)`` runs after each evaluation with the indices of the seeds still finite.
+    ``on_epoch(epoch, step, alive)`` runs after each evaluation with the indices of the seeds still finite;
+    ``on_step(step, alive)`` after each optimizer step, while the step's gradients are still in ``.grad``.
     Returns each seed's final metrics, or None for a seed that diverged.
     """
     data = ctxs[0].data
@@ -96,6 +98,8 @@ def fit_batched(
             opt.step()
             for k in alive:
                 ctxs[k].samples += idx.shape[1]
+            if on_step:
+                on_step(step, list(alive))
         log_epoch(epoch)
         if not alive:
             break

@@ -36,9 +36,10 @@ def _curve(ctx):
     return [(c["epoch"], c["metric"], c["value"]) for c in ctx.curves]
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam"])
 def test_batched_matches_sequential_in_float64(optimizer):
-    budget = dict(epochs=2, lr=0.05 if optimizer != "adam" else 0.003, batch_size=32, optimizer=optimizer)
+    lr = {"adam": 0.003, "rmsprop": 0.003, "adadelta": 1.0}.get(optimizer, 0.05)
+    budget = dict(epochs=2, lr=lr, batch_size=32, optimizer=optimizer)
     alone = _ctxs([0, 1, 2])
     for ctx in alone:
         fit(ctx, _model(ctx), **budget)
@@ -105,3 +106,21 @@ def test_trials_of_one_variant_form_one_job_and_keep_their_own_learning_rates(tm
     (single,) = Store(tmp_path / "alone").records("lstm_gates")
     for metric in ("test_loss", "val_acc", "grad_norm_median", "lr"):
         assert records[1, 1]["metrics"][metric] == pytest.approx(single["metrics"][metric], rel=1e-4)  # float32
+
+
+def test_optimizers_seeds_trained_together_match_their_runs_alone(tmp_path):
+    """The optimizers ablation's batched path, effective-step probe included, against each seed run alone."""
+    specs = runner.plan(get("optimizers"), "smoke", seeds=2, config={}, factors={"optimizer": ("adagrad",),
+                                                                                  "lr": (0.01,)})
+    (group,) = runner.groups(specs, batched=True)
+    runner.execute(group, str(tmp_path / "together"))
+    for spec in group:
+        runner.execute([spec], str(tmp_path / "alone"))
+    together = {r["seed"]: r for r in Store(tmp_path / "together").records("optimizers")}
+    alone = {r["seed"]: r for r in Store(tmp_path / "alone").records("optimizers")}
+    assert sorted(together) == [0, 1] and together[0]["timing"]["batched_seeds"] == 2
+    for seed, record in alone.items():
+        assert together[seed]["status"] == record["status"] == "ok"
+        for metric, value in record["metrics"].items():
+            assert together[seed]["metrics"][metric] == pytest.approx(value, rel=1e-4, abs=1e-6), metric  # float32
+        assert together[seed]["curves"]["value"] == pytest.approx(record["curves"]["value"], rel=1e-4, abs=1e-6)
