@@ -224,7 +224,7 @@ def train_members(ctxs: list, models: list[nn.Module], task: Task, *, steps: int
     windows = [{"loss": [], "norm": []} for _ in k_all]
     norms: list[list[float]] = [[] for _ in k_all]
     solved_at: list[int | None] = [None] * len(models)
-    stopped_at = [steps] * len(models)
+    stopped_at = [steps] * len(models)  # a model that never stops runs the whole budget
     val_acc = [float("nan")] * len(models)
     alive, step = list(k_all), 0
     out: list[dict | Diverged | None] = [None] * len(models)
@@ -285,7 +285,7 @@ def train_members(ctxs: list, models: list[nn.Module], task: Task, *, steps: int
     for k in done:
         all_norms = torch.tensor(norms[k])
         out[k] = {"test_loss": tests[k][0], "test_acc": tests[k][1], "val_acc": val_acc[k],
-                  "steps_run": float(stopped_at[k] if stopped_at[k] < steps else step),
+                  "steps_run": float(stopped_at[k]),
                   "grad_norm_median": all_norms.median().item(),
                   "clipped_frac": (all_norms > clip).float().mean().item()}
         if solve_acc is not None:
