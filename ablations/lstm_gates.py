@@ -4,7 +4,7 @@ The book, after Greff et al. (2017), "LSTM: A Search Space Odyssey": the vanilla
 gates, peepholes, tanh input and output activations) is a strong default; removing the forget gate (NFG) or the
 output activation (NOAF) hurts; removing the peepholes (NP) or coupling the input and forget gates (CIFG) barely
 matters. The variants are NIG, NFG, NOG, NIAF, NOAF, NP, CIFG and FGR (full gate recurrence); their equations are
-in suite/nn/recurrent.py.
+in suite/lab/nn/recurrent.py.
 
 Protocol, after Greff et al.: every variant gets the same random search over hyperparameters, and the
 distribution of its results is compared with vanilla's. Greff drew 200 trials per variant and dataset (learning
@@ -27,7 +27,7 @@ Welch's test for the same power.
   is not evidence of no difference.
 
 Tasks: MNIST-1D read as a sequence of 40 values (Greydanus 2020), and Hochreiter & Schmidhuber's adding problem
-(definition in suite/sequences.py) at a fixed length T. Each run trains one-layer models of ``hidden`` cells
+(definition in suite/lab/sequences.py) at a fixed length T. Each run trains one-layer models of ``hidden`` cells
 with Adam and gradient-norm clipping at ``clip`` (the fraction of clipped steps is recorded), from fresh
 minibatches, for a fixed number of updates; the linear read-out sees the last step only. The forget-gate bias
 starts at ``forget_bias`` (Gers et al. 2000; Jozefowicz et al. 2015); CIFG's input-gate bias starts at its
@@ -43,8 +43,9 @@ import math
 
 import numpy as np
 
-from suite.nn.variants import VARIANTS
-from suite.registry import Less, Param, Similar, Tier, ablation
+from suite.declare import Less, Param, Similar, Tier
+from suite.lab.names import SEQUENCE_CURVES, VARIANTS
+from suite.registry import ablation
 
 MARGIN = 0.05       # equivalence margin on test accuracy, fixed before the runs (see above)
 _SHIFT = float(np.random.default_rng(20150313).random())  # the arXiv date of Greff et al., as a fixed seed
@@ -77,26 +78,6 @@ def _hypotheses(task: str) -> list:
     return hyps
 
 
-def train_together(ctxs):
-    """The runs of one cell variant, every trial and seed, trained as one stack (suite.sequences.train_members)."""
-    from suite.nn.recurrent import SequenceModel, n_params
-    from suite.sequences import make_task, train_members
-
-    cfg = ctxs[0].cfg
-    task = make_task(cfg.task, lag=cfg.lag, device=ctxs[0].device,
-                     data=ctxs[0].data if cfg.task == "mnist1d" else None)
-    models, lrs = [], []
-    for ctx in ctxs:
-        ctx.reseed()
-        models.append(SequenceModel("lstm", task.n_in, cfg.hidden, task.n_out, cfg.cell, cfg.forget_bias))
-        lrs.append(trial_lr(ctx.cfg.trial, cfg.lr_min, cfg.lr_max))
-        ctx.report(lr=lrs[-1], n_params=n_params(models[-1]))
-    outs = train_members(ctxs, models, task, steps=cfg.steps, lrs=lrs, batch_size=cfg.batch_size, clip=cfg.clip,
-                         optimizer=cfg.optimizer, eval_every=cfg.eval_every)
-    keep = ("test_acc", "test_loss", "val_acc", "clipped_frac", "grad_norm_median")
-    return [{k: out[k] for k in keep} if isinstance(out, dict) else None for out in outs]
-
-
 @ablation(
     name="lstm_gates",
     section="6.3",
@@ -126,8 +107,8 @@ def train_together(ctxs):
         "grad_norm_median": "median gradient norm before clipping",
     },
     hypotheses=_hypotheses("mnist1d") + _hypotheses("adding"),
-    batched=train_together,
-    batch_over=("trial",),
+    group_over=("seed", "trial"),
+    labels=SEQUENCE_CURVES,
     tiers={
         "smoke": Tier(seeds=1, config={"steps": 10, "hidden": 8, "lag": 10, "eval_every": 5},
                       factors={"task": ["adding"], "trial": [0]},
@@ -139,5 +120,22 @@ def train_together(ctxs):
                      about="closer to the paper: both tasks, 20 learning rates, 5 seeds, 3000 updates"),
     },
 )
-def train(ctx):
-    return train_together([ctx])[0]
+def train(ctxs):
+    """The runs of one cell variant, every trial and seed, trained as one group, each at its trial's rate."""
+    from suite.lab.data import of
+    from suite.lab.nn.recurrent import SequenceModel, n_params
+    from suite.lab.sequences import fit_sequences, make_task
+
+    cfg = ctxs[0].cfg
+    task = make_task(cfg.task, lag=cfg.lag, device=ctxs[0].device,
+                     data=of(ctxs[0]) if cfg.task == "mnist1d" else None)
+    models, lrs = [], []
+    for ctx in ctxs:
+        ctx.reseed()
+        models.append(SequenceModel("lstm", task.n_in, cfg.hidden, task.n_out, cfg.cell, cfg.forget_bias))
+        lrs.append(trial_lr(ctx.cfg.trial, cfg.lr_min, cfg.lr_max))
+        ctx.report(lr=lrs[-1], n_params=n_params(models[-1]))
+    outs = fit_sequences(ctxs, models, task, steps=cfg.steps, lrs=lrs, batch_size=cfg.batch_size, clip=cfg.clip,
+                         optimizer=cfg.optimizer, eval_every=cfg.eval_every)
+    keep = ("test_acc", "test_loss", "val_acc", "clipped_frac", "grad_norm_median")
+    return [{k: out[k] for k in keep} if isinstance(out, dict) else out for out in outs]

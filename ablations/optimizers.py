@@ -1,11 +1,12 @@
-"""Optimizers and learning-rate schedules on an MLP (book 4.4, 4.5; claim A5, first part).
+"""Optimizers on an MLP (book 4.4, 4.5; claim A5, first part).
 
 The book: Adagrad's accumulated squared gradients make its steps decay too fast, which Adadelta and RMSprop fix
 with a moving average; Adam converges much faster, and "is usually a good choice"; the learning rate can follow
 a schedule (linear or exponential decay, step decay, reduce on plateau). The ravine, Nesterov and Newton's method
-are tested on convex problems in ``optimizers_ravine`` and ``optimizers_newton``.
+are tested on convex problems in ``optimizers_ravine`` and ``optimizers_newton``, the schedules in
+``optimizers_schedules``.
 
-Setup (``optimizers``). An MLP with two hidden layers of 100 ReLU units (He init) on the embedded digits data,
+Setup. An MLP with two hidden layers of 100 ReLU units (He init) on the embedded digits data,
 batch 32, 30 epochs (1,020 steps), for SGD, SGD with momentum 0.9, Nesterov momentum 0.9, Adagrad, Adadelta,
 RMSprop and Adam, each with PyTorch's default hyperparameters apart from the learning rate. Fair tuning: every
 optimizer runs on the same learning-rate grid, 0.001 to 1 in half-decades (Adadelta's rate multiplies Zeiler's
@@ -19,12 +20,6 @@ at each step, averaged over the first and over the last epoch. It is exactly the
 SGD is the constant reference: ``eff_step_change_log10`` = log10(last / first) is 0 for SGD and below 0 when an
 optimizer's steps shrink relative to its gradients, as Adagrad's are expected to.
 
-Setup (``optimizers_schedules``). The same network and budget with SGD + momentum 0.9, on the same learning-rate
-grid, for a constant rate, linear decay to 1% of it at the last epoch, exponential decay to the same end point,
-step decay (x0.1 after half and after three quarters of the epochs) and reduce-on-plateau (x0.1 once the
-validation loss has gone more than 3 epochs without improving). Each schedule is compared with the constant rate,
-each at its own best initial rate.
-
 What differs from the sources. Kingma & Ba (2015) compared Adam, Adagrad, RMSprop, AdaDelta and Nesterov SGD on
 MNIST with 2x1000 ReLU MLPs (with dropout) over many epochs; Wilson et al. (2017) and Choi et al. (2019) showed
 that such comparisons hinge on how each optimizer is tuned, hence the shared grid and budget here. The network is
@@ -34,7 +29,9 @@ full tier moves to MNIST-1D (3,200 training sequences, harder for an MLP) with 1
 
 import math
 
-from suite.registry import Greater, Less, Param, Similar, Tier, ablation
+from suite.declare import Greater, Less, Param, Similar, Tier
+from suite.lab.names import LOOP_CURVES
+from suite.registry import ablation
 
 LRS = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
 TUNED = {"lr": "val_acc"}
@@ -44,88 +41,6 @@ NET = {
     "epochs": Param(30, min=2, help="passes over the training set"),
     "batch_size": Param(32, min=1, help="minibatch size"),
 }
-
-
-def _run(ctx, optimizer: str, schedule: str = "constant") -> dict:
-    """Train the MLP with ``optimizer`` and ``schedule``, measuring the effective step; returns the metrics."""
-    import torch
-
-    from suite.nn import MLP
-    from suite.train import fit
-
-    cfg, data = ctx.cfg, ctx.data
-    model = MLP(data.n_features, cfg.width, cfg.depth, data.n_classes, "relu", "he").to(ctx.device)
-    params = list(model.parameters())
-    steps_per_epoch = math.ceil(len(data.x_train) / cfg.batch_size)
-    flat = lambda ts: torch.cat([t.detach().reshape(-1) for t in ts])  # noqa: E731
-    prev = [flat(params)]
-    sums: dict[int, list[float]] = {}
-
-    def on_step(step: int, loss: float) -> None:
-        now = flat(params)
-        ratio = ((now - prev[0]).norm() / flat(p.grad for p in params).norm()).item()
-        prev[0] = now
-        epoch = (step - 1) // steps_per_epoch + 1
-        sums.setdefault(epoch, []).append(ratio)
-
-    def on_epoch(epoch: int, step: int) -> None:
-        if epoch in sums:
-            ctx.log(epoch, eff_step=sum(sums[epoch]) / len(sums[epoch]))
-
-    final = fit(ctx, model, epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, optimizer=optimizer,
-                schedule=schedule, on_step=on_step, on_epoch=on_epoch)
-    return _metrics(final, sums, cfg.epochs)
-
-
-def _run_together(ctxs) -> list:
-    """The seeds of one (optimizer, learning rate) as one batched network (suite.batched): the optimizers update
-    element-wise, so each seed follows its own run. The effective step is measured per seed, as in ``_run``."""
-    import torch
-
-    from suite.batched import fit_batched
-    from suite.nn import MLP
-    from suite.nn.batched import BatchedMLP
-
-    cfg, data = ctxs[0].cfg, ctxs[0].data
-    models = []
-    for ctx in ctxs:
-        ctx.reseed()
-        models.append(MLP(data.n_features, cfg.width, cfg.depth, data.n_classes, "relu", "he"))
-    model = BatchedMLP(models)
-    params = [*model.weights, *model.biases]  # the stacked weights (not the one-seed template it keeps)
-    steps_per_epoch = math.ceil(len(data.x_train) / cfg.batch_size)
-
-    def per_seed_norm(tensors) -> torch.Tensor:
-        return torch.stack([t.reshape(len(t), -1).square().sum(1) for t in tensors]).sum(0).sqrt()
-
-    prev = [torch.cat([p.detach().reshape(len(p), -1) for p in params], 1)]
-    sums: list[dict[int, list[float]]] = [{} for _ in ctxs]
-
-    def on_step(step: int, alive: list[int]) -> None:
-        now = torch.cat([p.detach().reshape(len(p), -1) for p in params], 1)
-        ratios = ((now - prev[0]).norm(dim=1) / per_seed_norm([p.grad for p in params])).tolist()
-        prev[0] = now
-        epoch = (step - 1) // steps_per_epoch + 1
-        for k in alive:
-            sums[k].setdefault(epoch, []).append(ratios[k])
-
-    def on_epoch(epoch: int, step: int, alive: list[int]) -> None:
-        for k in alive:
-            if epoch in sums[k]:
-                ctxs[k].log(epoch, eff_step=sum(sums[k][epoch]) / len(sums[k][epoch]))
-
-    finals = fit_batched(ctxs, model, epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size,
-                         optimizer=cfg.optimizer, on_step=on_step, on_epoch=on_epoch)
-    return [None if final is None else _metrics(final, sums[k], cfg.epochs) for k, final in enumerate(finals)]
-
-
-def _metrics(final: dict, sums: dict[int, list[float]], epochs: int) -> dict:
-    first, last = (sum(sums[e]) / len(sums[e]) for e in (1, epochs))
-    return {"train_loss": final["train_loss"], "val_acc": final["val_acc"], "val_loss": final["val_loss"],
-            "test_acc": final["test_acc"], "eff_step_first": first, "eff_step_last": last,
-            "eff_step_change_log10": math.log10(last / first)}
-
-
 METRICS = {
     "train_loss": "training cross-entropy after the budget (nats)",
     "val_acc": "validation accuracy after the budget (fraction); picks each arm's learning rate",
@@ -137,6 +52,9 @@ METRICS = {
 }
 
 
+LABELS = {**LOOP_CURVES, "eff_step": "mean ||update|| / ||minibatch gradient|| over the epoch"}
+
+
 @ablation(
     name="optimizers",
     section="4.4, 4.5",
@@ -146,7 +64,6 @@ METRICS = {
     config=NET,
     factors={"optimizer": ["sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam"], "lr": LRS},
     metrics=METRICS,
-    batched=_run_together,
     hypotheses=[
         Less("train_loss", a={"optimizer": "adam"}, b={"optimizer": "sgd"}, best=TUNED,
              label="Adam's training loss after the budget is below plain SGD's, each at its best rate"),
@@ -168,32 +85,55 @@ METRICS = {
         "full": Tier(seeds=10, config={"epochs": 100, "data": "mnist1d"},
                      about="MNIST-1D, 100 epochs, 10 seeds"),
     },
+    group_over=("seed",),
+    labels=LABELS,
 )
-def train(ctx):
-    return _run(ctx, ctx.cfg.optimizer)
+def train(ctxs):
+    return train_mlp(ctxs, ctxs[0].cfg.optimizer)
 
 
-@ablation(
-    name="optimizers_schedules",
-    section="4.5",
-    claim="Decaying the learning rate (linear, exponential, step, on plateau) ends training lower than a constant "
-          "rate.",
-    data="digits",
-    config={**NET, "optimizer": Param("momentum", choices=("sgd", "momentum", "nesterov", "adam"),
-                                      help="the optimizer every schedule drives")},
-    factors={"schedule": ["constant", "linear", "exponential", "step", "plateau"], "lr": LRS},
-    metrics=METRICS,
-    hypotheses=[
-        Less("train_loss", a={"schedule": s}, b={"schedule": "constant"}, best=TUNED,
-             label=f"{s} decay ends with a lower training loss than a constant rate, each at its best rate")
-        for s in ("linear", "exponential", "step", "plateau")
-    ],
-    tiers={
-        "smoke": Tier(seeds=2, config={"epochs": 4}, factors={"schedule": ["constant", "step", "plateau"], "lr": [0.1]},
-                      about="seconds: three schedules, one rate, four epochs"),
-        "quick": Tier(seeds=5, about="minutes: five schedules x seven rates, 30 epochs on digits"),
-        "full": Tier(seeds=10, config={"epochs": 100, "data": "mnist1d"}, about="MNIST-1D, 100 epochs, 10 seeds"),
-    },
-)
-def train_schedules(ctx):
-    return _run(ctx, ctx.cfg.optimizer, ctx.cfg.schedule)
+def train_mlp(ctxs, optimizer: str, schedule: str = "constant") -> list:
+    """Train the MLP with ``optimizer`` and ``schedule``, measuring each member's effective step: the seeds of one
+    (optimizer, rate) as one grouped network (the optimizers update element-wise, so each seed follows its own
+    run), a single MLP for one seed."""
+    import torch
+
+    from suite.lab.data import of
+    from suite.lab.loop import fit
+    from suite.lab.nn.grouped import GroupedMLP, group
+    from suite.lab.nn.mlp import MLP
+    from suite.lab.optim import EffectiveStep
+
+    cfg, data = ctxs[0].cfg, of(ctxs[0])
+    models = []
+    for ctx in ctxs:
+        ctx.reseed()
+        models.append(MLP(data.n_features, cfg.width, cfg.depth, data.n_classes, "relu", "he").to(ctx.device))
+    model = group(models)
+    grouped = isinstance(model, GroupedMLP)
+    # The trained tensors: a grouped model's stacked weights, not the one-member template it keeps.
+    effective = EffectiveStep([*model.weights, *model.biases] if grouped else list(model.parameters()), grouped)
+    steps_per_epoch = math.ceil(len(data.x_train) / cfg.batch_size)
+    sums: list[dict[int, list[float]]] = [{} for _ in ctxs]
+
+    def on_step(step: int, alive: list[int]) -> None:
+        ratios = effective()
+        epoch = (step - 1) // steps_per_epoch + 1
+        for k in alive:
+            sums[k].setdefault(epoch, []).append(ratios[k])
+
+    def on_epoch(epoch: int, step: int, alive: list[int]) -> None:
+        for k in alive:
+            if epoch in sums[k]:
+                ctxs[k].log(epoch, eff_step=sum(sums[k][epoch]) / len(sums[k][epoch]))
+
+    outcomes = fit(ctxs, model, data, epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, optimizer=optimizer,
+                   schedule=schedule, on_step=on_step, on_epoch=on_epoch)
+    return [_metrics(out, sums[k], cfg.epochs) if isinstance(out, dict) else out for k, out in enumerate(outcomes)]
+
+
+def _metrics(final: dict, sums: dict[int, list[float]], epochs: int) -> dict:
+    first, last = (sum(sums[e]) / len(sums[e]) for e in (1, epochs))
+    return {"train_loss": final["train_loss"], "val_acc": final["val_acc"], "val_loss": final["val_loss"],
+            "test_acc": final["test_acc"], "eff_step_first": first, "eff_step_last": last,
+            "eff_step_change_log10": math.log10(last / first)}

@@ -45,7 +45,9 @@ learning rate in the full tier (Oliver et al. 2018 warn about this).
 import math
 import time
 
-from suite.registry import Greater, Less, Param, Similar, Tier, ablation
+from suite.declare import Greater, Less, Param, Profile, Similar, Tier
+from suite.lab.names import LAYER_PROBES, LOOP_CURVES
+from suite.registry import ablation
 
 DEEP = [3, 4, 5]
 TUNED = {"lr": "val_acc"}
@@ -126,16 +128,26 @@ ACC_MARGIN = 0.02
         "full": Tier(seeds=10, config={"epochs": 300, "pretrain_epochs": 20}, factors={"lr": [0.1, 0.3, 1.0]},
                      about="both pretraining methods, every depth, 300 epochs, three learning rates"),
     },
+    figures=[Profile(stat="grad_preact_norm"), Profile(stat="activation_var")],
+    labels={**LOOP_CURVES, **LAYER_PROBES, "grad_preact_msq": "pre-activation gradient mean square, per example",
+            "recon_error_before": "reconstruction error before pretraining",
+            "recon_error_after": "reconstruction error after pretraining"},
 )
-def train(ctx):
+def train(ctxs):
+    return [_train(ctx) for ctx in ctxs]
+
+
+def _train(ctx):
+    """Pretrain (the dae and rbm arms), probe the network at the start of fine-tuning, fine-tune."""
     import torch
 
-    from suite.nn import MLP
-    from suite.nn.autoencoders import pretrain
-    from suite.probes import layer_stats, ratio_log10
-    from suite.train import fit
+    from suite.lab.data import of
+    from suite.lab.loop import fit
+    from suite.lab.nn.autoencoders import pretrain
+    from suite.lab.nn.mlp import MLP
+    from suite.lab.probes import layer_stats, ratio_log10
 
-    cfg, data = ctx.cfg, ctx.data
+    cfg, data = ctx.cfg, of(ctx)
     pretrained = cfg.init in ("dae", "rbm")
     model = MLP(data.n_features, cfg.width, cfg.depth, data.n_classes, cfg.activation,
                 "usual" if pretrained else cfg.init).to(ctx.device)
@@ -158,5 +170,8 @@ def train(ctx):
     ctx.report(act_var_log10_ratio_init=-ratio_log10(rows, "activation_var"),
                grad_msq_log10_ratio_init=2 * ratio_log10(rows, "grad_preact_norm"))
 
-    final = fit(ctx, model, epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, n_train=cfg.n_labelled)
+    (final,) = fit([ctx], model, data.subset_train(cfg.n_labelled), epochs=cfg.epochs, lr=cfg.lr,
+                   batch_size=cfg.batch_size)
+    if not isinstance(final, dict):
+        return final
     return {"test_acc": final["test_acc"], "val_acc": final["val_acc"], "train_loss": final["train_loss"]}

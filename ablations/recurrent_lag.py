@@ -1,4 +1,4 @@
-"""Long time lags: LSTM and GRU against a simple RNN, and the forget-gate bias (book 6.2-6.4; claim A4).
+"""Long time lags: LSTM and GRU against a simple RNN (book 6.2-6.4; claim A4).
 
 The book: a simple recurrent network cannot learn dependencies over long lags, because the gradient that reaches
 early inputs shrinks geometrically with the distance (Hochreiter 1991; Bengio et al. 1994); the LSTM's constant
@@ -6,10 +6,8 @@ error carousel (dc_t / dc_{t-1} = f_t, near 1 when the forget gate is open) carr
 forget-gate bias to 1 keeps the gate open from the start (Gers et al. 2000; Jozefowicz et al. 2015); the GRU
 (6.4) does comparably with fewer parameters.
 
-Two registered ablations:
-
-``recurrent_lag``: LSTM (vanilla, with peepholes, forget bias 1), GRU and a tanh RNN of the same width on
-Hochreiter & Schmidhuber's temporal order task (their Experiment 6a; definition in suite/sequences.py) with the
+Setup. LSTM (vanilla, with peepholes, forget bias 1), GRU and a tanh RNN of the same width on
+Hochreiter & Schmidhuber's temporal order task (their Experiment 6a; definition in suite/lab/sequences.py) with the
 base length T as the factor ``lag``: the two relevant symbols sit near 0.1-0.2 T and 0.5-0.6 T, so the class
 must be held for about 0.8 T steps. All cells share one learning rate (Adam), gradient-norm clipping (the clipped
 fraction is recorded), and a budget of updates; a run stops once 99% of the validation sequences are classified
@@ -18,25 +16,21 @@ with respect to each input x_t, at init and after training (probe rows t = steps
 is log10(|dL/dx_first| / |dL/dx_last|) divided by the number of steps between them: the decay per step, in
 decades (0: none; -0.3: halves every step).
 
-``forget_bias``: the vanilla LSTM on the adding problem (their Experiment 4) with the forget-gate bias
-initialized to 0 or 1, at two lengths T. Solved means 90% of the fixed validation sequences within 0.04 of the
-target; ``steps_to_solve`` is the first validation pass (every ``eval_every`` updates) that meets it, and the
-budget for runs that never do (a lower bound, so differences are if anything understated). Training stops
-once solved.
-
 What differs from the sources. Hochreiter & Schmidhuber trained by online RTRL-style updates for up to millions
-of sequences (T = 100 to 1000 for adding; T = 100 for temporal order) and counted a run as solved when the last
-2000 sequences were all processed correctly; here the lags are shorter, training is minibatch Adam for at most a
-few thousand updates, and solving means 90% (adding) or 99% (order) of a fixed validation set. The learning rate
-is not tuned per cell, which can only favour whichever cell suits it.
+of sequences (T = 100 for temporal order) and counted a run as solved when the last 2000 sequences were all
+processed correctly; here the lags are shorter, training is minibatch Adam for at most a few thousand updates, and
+solving means 99% of a fixed validation set. The learning rate is not tuned per cell, which can only favour
+whichever cell suits it.
 """
 
-from suite.registry import Greater, Less, Param, Similar, Tier, ablation
+from suite.declare import Greater, Less, Param, Profile, Similar, Tier
+from suite.lab.names import INPUT_GRADIENT_PROBES, SEQUENCE_CURVES
+from suite.registry import ablation
 
 LONG = 60        # the longest lag of the quick tier, where the RNN is claimed to fail
 MARGIN = 0.05    # GRU "comparable" to LSTM: within five points of test accuracy, fixed before the runs
 
-_COMMON = {
+CONFIG = {
     "hidden": Param(32, min=1, help="recurrent units"),
     "batch_size": Param(64, min=1, help="sequences per update"),
     "lr": Param(0.01, min=0.0, help="Adam learning rate, the same for every cell"),
@@ -46,45 +40,7 @@ _COMMON = {
 }
 
 
-def probe_gradients(ctx, model, task, step: int, when: str) -> dict:
-    """Input-gradient norms by distance from the end, stored as probe rows; returns the decay metrics."""
-    from suite.sequences import decay_log10, input_gradient_rows
-
-    x, y = task.test[0]
-    rows = input_gradient_rows(model, task, x[: ctx.cfg.probe_batch], y[: ctx.cfg.probe_batch])
-    ctx.probe(rows, step=step)
-    total = decay_log10(rows)
-    return {f"grad_first_log10_{when}": total, f"grad_decay_{when}": total / (len(rows) - 1)}
-
-
-def _train(ctxs, task_name: str, cell: str, forget_bias: float, solve_acc: float) -> list:
-    """The seeds of one variant, trained as one stack (suite.sequences.train_members); probes look at each."""
-    from suite.nn.recurrent import SequenceModel, n_params
-    from suite.sequences import make_task, train_members
-
-    cfg = ctxs[0].cfg
-    task = make_task(task_name, lag=cfg.lag, device=ctxs[0].device)
-    models = []
-    for ctx in ctxs:
-        ctx.reseed()
-        model = SequenceModel(cell, task.n_in, cfg.hidden, task.n_out, "vanilla", forget_bias).to(ctx.device)
-        ctx.report(n_params=n_params(model), **probe_gradients(ctx, model, task, 0, "init"))
-        models.append(model)
-    outs = train_members(ctxs, models, task, steps=cfg.steps, lrs=[cfg.lr] * len(ctxs), batch_size=cfg.batch_size,
-                         clip=cfg.clip, eval_every=cfg.eval_every, solve_acc=solve_acc, stop_when_solved=True)
-    return [out | probe_gradients(ctx, model, task, int(out["steps_run"]), "final") if isinstance(out, dict)
-            else None for ctx, model, out in zip(ctxs, models, outs)]
-
-
-def _lag_together(ctxs):
-    return _train(ctxs, "order", ctxs[0].cfg.cell, 1.0, solve_acc=0.99)
-
-
-def _bias_together(ctxs):
-    return _train(ctxs, "adding", "lstm", ctxs[0].cfg.forget_bias, solve_acc=0.9)
-
-
-_METRICS = {
+METRICS = {
     "test_acc": "test accuracy (adding: fraction of sequences with absolute error < 0.04)",
     "test_loss": "test loss (cross-entropy; adding: squared error)",
     "solved": "1 if the validation criterion was met within the budget",
@@ -101,16 +57,18 @@ _METRICS = {
 }
 
 
+LABELS = {**SEQUENCE_CURVES, **INPUT_GRADIENT_PROBES}
+
+
 @ablation(
     name="recurrent_lag",
     section="6.2-6.4",
     claim="A simple RNN fails at long lags where LSTM and GRU succeed, because its gradient with respect to early "
           "inputs decays far faster; the GRU is comparable to the LSTM with fewer parameters.",
     data=None,
-    config={**_COMMON, "steps": Param(800, min=1, help="training updates at most")},
+    config={**CONFIG, "steps": Param(800, min=1, help="training updates at most")},
     factors={"cell": ["lstm", "gru", "rnn"], "lag": [10, 30, LONG]},
-    metrics=_METRICS,
-    batched=_lag_together,
+    metrics=METRICS,
     hypotheses=[
         Greater("test_acc", a={"cell": "lstm"}, b={"cell": "rnn"}, where={"lag": LONG},
                 label=f"T={LONG}: the LSTM reaches a higher test accuracy than the simple RNN"),
@@ -132,38 +90,40 @@ _METRICS = {
         "full": Tier(seeds=10, config={"steps": 5000}, factors={"lag": [10, 30, 60, 100, 200]},
                      about="closer to the paper: T up to 200 (the paper's 100 and beyond), 5000 updates, 10 seeds"),
     },
+    group_over=("seed",),
+    figures=[Profile(stat="grad_input_norm")],
+    labels=LABELS,
 )
-def train(ctx):
-    return _lag_together([ctx])[0]
+def train(ctxs):
+    return train_cells(ctxs, "order", ctxs[0].cfg.cell, 1.0, solve_acc=0.99)
 
 
-@ablation(
-    name="forget_bias",
-    section="6.3",
-    claim="Initializing the LSTM's forget-gate bias to 1 makes it solve the adding problem in fewer steps, and "
-          "more often, than a bias of 0.",
-    data=None,
-    config={**_COMMON, "steps": Param(1500, min=1, help="training updates at most")},
-    factors={"forget_bias": [0.0, 1.0], "lag": [20, 40]},
-    metrics=_METRICS,
-    batched=_bias_together,
-    hypotheses=[
-        Less("steps_to_solve", a={"forget_bias": 1.0}, b={"forget_bias": 0.0},
-             label="both lengths: bias 1 solves the adding problem in fewer updates than bias 0"),
-        Greater("solved", a={"forget_bias": 1.0}, b={"forget_bias": 0.0},
-                label="both lengths: bias 1 solves the adding problem more often than bias 0"),
-        Less("steps_to_solve", a={"forget_bias": 1.0}, b={"forget_bias": 0.0}, where={"lag": 40},
-             label="T=40: bias 1 solves the adding problem in fewer updates than bias 0"),
-        Greater("grad_decay_init", a={"forget_bias": 1.0}, b={"forget_bias": 0.0},
-                label="both lengths: at init the input gradient decays more slowly with bias 1 than with bias 0"),
-    ],
-    tiers={
-        "smoke": Tier(seeds=1, config={"steps": 5, "hidden": 8, "eval_every": 5, "probe_batch": 8},
-                      factors={"lag": [20]}, about="seconds: both biases, five updates at T=20"),
-        "quick": Tier(seeds=6, about="minutes on two cores: bias 0 and 1 x T in {20, 40} x 6 seeds, <= 1500 updates"),
-        "full": Tier(seeds=20, config={"steps": 10000}, factors={"lag": [20, 40, 100]},
-                     about="closer to the paper: T up to 100 (the paper's shortest), 10000 updates, 20 seeds"),
-    },
-)
-def train_forget_bias(ctx):
-    return _bias_together([ctx])[0]
+def train_cells(ctxs, task_name: str, cell: str, forget_bias: float, solve_acc: float) -> list:
+    """The seeds of one variant, trained as one group until solved; the input-gradient probe looks at each model
+    at init and at the end."""
+    from suite.lab.nn.recurrent import SequenceModel, n_params
+    from suite.lab.sequences import fit_sequences, make_task
+
+    cfg = ctxs[0].cfg
+    task = make_task(task_name, lag=cfg.lag, device=ctxs[0].device)
+    models = []
+    for ctx in ctxs:
+        ctx.reseed()
+        model = SequenceModel(cell, task.n_in, cfg.hidden, task.n_out, "vanilla", forget_bias).to(ctx.device)
+        ctx.report(n_params=n_params(model), **probe_gradients(ctx, model, task, 0, "init"))
+        models.append(model)
+    outs = fit_sequences(ctxs, models, task, steps=cfg.steps, lrs=[cfg.lr] * len(ctxs), batch_size=cfg.batch_size,
+                         clip=cfg.clip, eval_every=cfg.eval_every, solve_acc=solve_acc, stop_when_solved=True)
+    return [out | probe_gradients(ctx, model, task, int(out["steps_run"]), "final") if isinstance(out, dict)
+            else out for ctx, model, out in zip(ctxs, models, outs)]
+
+
+def probe_gradients(ctx, model, task, step: int, when: str) -> dict:
+    """Input-gradient norms by distance from the end, stored as probe rows; returns the decay metrics."""
+    from suite.lab.probes import decay_log10, input_gradient_rows
+
+    x, y = task.test[0]
+    rows = input_gradient_rows(model, task, x[: ctx.cfg.probe_batch], y[: ctx.cfg.probe_batch])
+    ctx.probe(rows, step=step)
+    total = decay_log10(rows)
+    return {f"grad_first_log10_{when}": total, f"grad_decay_{when}": total / (len(rows) - 1)}

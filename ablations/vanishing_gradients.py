@@ -19,67 +19,12 @@ and the budget is minutes on two CPU cores; the gradient ratio at init does not 
 accuracy comparison does.
 """
 
-from suite.registry import Greater, Less, Param, Tier, ablation
+from suite.declare import Greater, Less, Param, Profile, Tier
+from suite.lab.names import LAYER_PROBES, LOOP_CURVES
+from suite.registry import ablation
 
 ACTS = ["sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus"]
 DEEP = {"depth": 10, "init": "usual"}
-
-
-def _model(ctx):
-    from suite.nn import MLP
-
-    ctx.reseed()  # every seed starts from the weights it gets when it runs alone
-    data, cfg = ctx.data, ctx.cfg
-    return MLP(data.n_features, cfg.width, cfg.depth, data.n_classes, cfg.activation, cfg.init).to(ctx.device)
-
-
-def _probe(ctx, model, epoch: int, step: int, seen: dict) -> None:
-    """Per-layer statistics on a fixed probe batch; the init's gradient ratios are reported at once, so they
-    survive a later divergence."""
-    from suite.probes import layer_stats, mean_stat, ratio_log10
-
-    data, cfg = ctx.data, ctx.cfg
-    rows = layer_stats(model, data.x_train[: cfg.probe_batch], data.y_train[: cfg.probe_batch])
-    ctx.probe(rows, epoch=epoch, step=step)
-    seen[epoch] = rows
-    if epoch == 0:
-        ctx.report(grad_ratio_log10_init=ratio_log10(rows, "grad_preact_norm"),
-                   weight_grad_ratio_log10_init=ratio_log10(rows, "grad_weight_norm"))
-        if cfg.activation in ("sigmoid", "tanh"):
-            ctx.report(saturated_frac_init=mean_stat(rows, "saturated_frac"))
-
-
-def _final(ctx, final: dict, seen: dict) -> dict:
-    from suite.probes import mean_stat, ratio_log10
-
-    last = seen[max(seen)]
-    out = {"test_acc": final["test_acc"], "val_acc": final["val_acc"], "train_loss": final["train_loss"],
-           "grad_ratio_log10_final": ratio_log10(last, "grad_preact_norm")}
-    if ctx.cfg.activation in ("sigmoid", "tanh"):
-        out["saturated_frac_final"] = mean_stat(last, "saturated_frac")
-    if ctx.cfg.activation == "relu":
-        out["dead_frac_final"] = mean_stat(last, "dead_frac")
-    return out
-
-
-def _budget(cfg) -> dict:
-    return {"epochs": cfg.epochs, "lr": cfg.lr, "batch_size": cfg.batch_size, "optimizer": cfg.optimizer}
-
-
-def train_batched(ctxs):
-    """All seeds of one variant as one batched network: the same numbers as ``train``, several times faster."""
-    from suite.batched import fit_batched
-    from suite.nn.batched import BatchedMLP
-
-    model = BatchedMLP([_model(ctx) for ctx in ctxs])
-    seen = [{} for _ in ctxs]
-
-    def probe(epoch: int, step: int, alive: list[int]) -> None:
-        for k in alive:
-            _probe(ctxs[k], model.seed_model(k), epoch, step, seen[k])
-
-    finals = fit_batched(ctxs, model, **_budget(ctxs[0].cfg), on_epoch=probe)
-    return [_final(ctx, f, s) if f else {} for ctx, f, s in zip(ctxs, finals, seen)]
 
 
 @ablation(
@@ -137,12 +82,61 @@ def train_batched(ctxs):
         "full": Tier(seeds=10, config={"epochs": 100}, factors={"depth": [3, 5, 10, 20]},
                      about="closer to the papers: depth up to 20, 100 epochs, 10 seeds"),
     },
-    batched=train_batched,
+    group_over=("seed",),
+    figures=[Profile(stat="grad_preact_norm"), Profile(stat="activation_var")],
+    labels={**LOOP_CURVES, **LAYER_PROBES},
 )
-def train(ctx):
-    from suite.train import fit
+def train(ctxs):
+    """The seeds of one variant as one grouped network (a single MLP for one seed), probed every epoch."""
+    from suite.lab.data import of
+    from suite.lab.loop import fit
+    from suite.lab.nn.grouped import group, member
 
-    model = _model(ctx)
-    seen: dict[int, list] = {}
-    final = fit(ctx, model, **_budget(ctx.cfg), on_epoch=lambda epoch, step: _probe(ctx, model, epoch, step, seen))
-    return _final(ctx, final, seen)
+    data, cfg = of(ctxs[0]), ctxs[0].cfg
+    model = group([_model(ctx, data) for ctx in ctxs])
+    seen = [{} for _ in ctxs]
+
+    def probe(epoch: int, step: int, alive: list[int]) -> None:
+        for k in alive:
+            _probe(ctxs[k], member(model, k), data, epoch, step, seen[k])
+
+    outcomes = fit(ctxs, model, data, epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size,
+                   optimizer=cfg.optimizer, on_epoch=probe)
+    return [_final(ctx, out, s) if isinstance(out, dict) else out for ctx, out, s in zip(ctxs, outcomes, seen)]
+
+
+def _model(ctx, data):
+    from suite.lab.nn.mlp import MLP
+
+    ctx.reseed()  # every seed starts from the weights it gets when it runs alone
+    cfg = ctx.cfg
+    return MLP(data.n_features, cfg.width, cfg.depth, data.n_classes, cfg.activation, cfg.init).to(ctx.device)
+
+
+def _probe(ctx, model, data, epoch: int, step: int, seen: dict) -> None:
+    """Per-layer statistics on a fixed probe batch; the init's gradient ratios are reported at once, so they
+    survive a later divergence."""
+    from suite.lab.probes import layer_stats, mean_stat, ratio_log10
+
+    cfg = ctx.cfg
+    rows = layer_stats(model, data.x_train[: cfg.probe_batch], data.y_train[: cfg.probe_batch])
+    ctx.probe(rows, epoch=epoch, step=step)
+    seen[epoch] = rows
+    if epoch == 0:
+        ctx.report(grad_ratio_log10_init=ratio_log10(rows, "grad_preact_norm"),
+                   weight_grad_ratio_log10_init=ratio_log10(rows, "grad_weight_norm"))
+        if cfg.activation in ("sigmoid", "tanh"):
+            ctx.report(saturated_frac_init=mean_stat(rows, "saturated_frac"))
+
+
+def _final(ctx, final: dict, seen: dict) -> dict:
+    from suite.lab.probes import mean_stat, ratio_log10
+
+    last = seen[max(seen)]
+    out = {"test_acc": final["test_acc"], "val_acc": final["val_acc"], "train_loss": final["train_loss"],
+           "grad_ratio_log10_final": ratio_log10(last, "grad_preact_norm")}
+    if ctx.cfg.activation in ("sigmoid", "tanh"):
+        out["saturated_frac_final"] = mean_stat(last, "saturated_frac")
+    if ctx.cfg.activation == "relu":
+        out["dead_frac_final"] = mean_stat(last, "dead_frac")
+    return out

@@ -1,4 +1,4 @@
-"""pytest-benchmark timings of the engine (not run by the unit tests):
+"""pytest-benchmark timings of the training loop, grouped seeds and the store (not run by the unit tests):
 
     python -m pytest benchmarks/test_bench_engine.py --benchmark-only
 
@@ -8,6 +8,7 @@ The ratios that CI watches come from ``python -m suite bench`` / ``suite.bench``
 import pytest
 import torch
 
+from benchmarks import speed
 from suite import bench
 
 
@@ -15,16 +16,16 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 @pytest.mark.parametrize("k", [1, 4, 16])
-def test_batched_vs_sequential(benchmark, k):
-    result = benchmark.pedantic(bench.bench_batched, args=(k,), kwargs={"repeats": 1}, rounds=3)
+def test_grouped_vs_one_at_a_time(benchmark, k):
+    result = benchmark.pedantic(speed.bench_grouped, args=(k,), kwargs={"repeats": 1}, rounds=3)
     benchmark.extra_info["ratio"] = result.ratio
 
 
 def test_loop_overhead(benchmark):
-    result = benchmark.pedantic(bench.bench_loop_overhead, kwargs={"repeats": 1}, rounds=3)
+    result = benchmark.pedantic(speed.bench_loop_overhead, kwargs={"repeats": 1}, rounds=3)
     benchmark.extra_info["ratio"] = result.ratio
 
 
 def test_store_aggregation(benchmark):
-    result = benchmark.pedantic(bench.bench_store, args=(1000,), kwargs={"repeats": 1}, rounds=1)
+    result = benchmark.pedantic(bench.bench_store, kwargs={"n_records": 1000, "repeats": 1}, rounds=1)
     benchmark.extra_info["detail"] = result.detail

@@ -1,7 +1,7 @@
 """Speed of the hand-written LSTM against torch.nn.LSTM, forward and backward, on the same shapes.
 
     python -m pytest benchmarks/test_bench_recurrent.py      # pytest-benchmark tables
-    python -m benchmarks.test_bench_recurrent                # the ratios, measured side by side (suite.bench)
+    python -m benchmarks.test_bench_recurrent                # the ratios, measured side by side (benchmarks.speed)
 
 The unit tests (tests/) do not run these. Timings use one thread, as each worker of the runner does.
 """
@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from suite.nn.recurrent import LSTM
+from suite.lab.nn.recurrent import LSTM
 
 SHAPES = [(50, 64, 64), (50, 128, 64), (200, 128, 64)]  # (time, hidden, batch)
 N_IN = 2
@@ -42,7 +42,7 @@ def test_forward_backward(benchmark, name, steps, hidden, batch):
 
 
 if __name__ == "__main__":
-    from suite.bench import bench_lstm
+    from benchmarks.speed import bench_lstm
 
     torch.set_num_threads(1)
     for shape in [(50, 32, 64), *SHAPES]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 
@@ -50,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dask scheduler address, e.g. tcp://10.0.0.5:8786 (default with --backend dask: a local "
                         "cluster on 127.0.0.1)")
     p.add_argument("--no-batch", action="store_true",
-                   help="train seeds one at a time even where the ablation can train them together")
+                   help="train every run in a group of one, even where the ablation trains runs together")
     _common(p)
 
     p = sub.add_parser("report", help="HTML/PDF/CSV reports from stored results (no training)",
@@ -61,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tier", help="report only this tier (default: every tier with results)")
     _common(p)
 
-    p = sub.add_parser("bench", help="speed ratios measured side by side (suite vs bare loop, batched vs sequential...)")
+    p = sub.add_parser("bench", help="speed ratios measured side by side (suite vs bare loop, grouped vs one at a time...)")
     p.add_argument("--quick", action="store_true", help="fewer and smaller measurements")
     _common(p)
 
@@ -81,16 +80,6 @@ def _store(args):
     from suite.store import Store
 
     return Store(args.results)
-
-
-def _fmt(x, digits: int = 3) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    if isinstance(x, float):
-        if math.isinf(x):
-            return "inf" if x > 0 else "-inf"
-        return f"{x:.{digits}g}" if abs(x) < 1e4 else f"{x:.2e}"
-    return str(x)
 
 
 def _console():
@@ -116,18 +105,12 @@ def cmd_list(args) -> int:
     return 0
 
 
-def _stored_judgements(abl, store) -> dict:
-    """Verdicts per tier from the stored records of each tier's default plan."""
-    from suite.report.collect import stored
-
-    return {tier: (r.judgement, len(r.records), r.planned) for tier, r in stored(abl, store).items()}
-
-
 def cmd_show(args) -> int:
+    from suite import results
     from suite.registry import get
 
     abl = get(args.name)
-    judged = _stored_judgements(abl, _store(args))
+    judged = results.stored(abl, _store(args))
     info = {
         "name": abl.name, "section": abl.section, "claim": abl.claim, "about": abl.about,
         "config": {k: {"default": p.default, "help": p.help, "min": p.min, "max": p.max, "choices": p.choices}
@@ -139,9 +122,10 @@ def cmd_show(args) -> int:
         "tiers": {t: {"seeds": v.seeds, "config": dict(v.config), "factors": {k: list(x) for k, x in v.factors.items()},
                       "variants": abl.n_variants(t), "about": v.about} for t, v in abl.tiers.items()},
         "code_version": abl.code_version,
-        "verdicts": {t: {"claim": j.claim, "claims_by_device": j.claims, "runs_stored": n, "runs_planned": m,
-                         "hypotheses": json.loads(j.hypotheses.to_json(orient="records"))}
-                     for t, (j, n, m) in judged.items()},
+        "verdicts": {t: {"claim": r.judgement.claim, "claims_by_device": r.judgement.claims,
+                         "runs_stored": len(r.records), "runs_planned": r.planned,
+                         "hypotheses": json.loads(r.judgement.hypotheses.to_json(orient="records"))}
+                     for t, r in judged.items()},
     }
     if args.json:
         print(json.dumps(info, indent=2, default=str))
@@ -162,71 +146,51 @@ def cmd_show(args) -> int:
         con.print(f"  H{i}. {h.describe()}")
     if not judged:
         con.print(f"\nno stored results: python -m suite run {abl.name}")
-    for tier, (j, n, m) in judged.items():
+    for tier, r in judged.items():
         con.print()
-        print_judgement(con, abl, j, title=f"{tier} tier: {n} of {m} runs stored")
+        print_judgement(con, r, title=f"{tier} tier: {len(r.records)} of {r.planned} runs stored")
     return 0
 
 
-def print_judgement(con, abl, judgement, title: str) -> None:
+COLOUR = {"reproduced": "green", "contradicted": "red", "inconclusive": "yellow", "not run": "dim"}
+# The hypothesis table's columns shown in a terminal, where 80 columns must hold it.
+TERMINAL_COLUMNS = ("H", "device", "mean A", "mean B", "A \u2212 B [95% CI]", "effect size", "p Holm", "n A/B", "verdict")
+
+
+def print_judgement(con, result, title: str) -> None:
     """The verdict table: hypotheses are listed by number above it so that the table fits 80 columns."""
     from rich.table import Table
 
-    h = judgement.hypotheses
-    multi = h["device"].nunique() > 1 if not h.empty else False
-    index = {hyp.describe(): i for i, hyp in enumerate(abl.hypotheses, 1)}
+    from suite import present
+
+    abl, judgement = result.abl, result.judgement
     con.print(f"[bold]{title}[/bold]")
-    for hyp in abl.hypotheses:
-        con.print(f"  H{index[hyp.describe()]}. {hyp.describe()}")
+    for i, hyp in enumerate(abl.hypotheses, 1):
+        con.print(f"  H{i}. {hyp.describe()}")
+    shown, rows = present.hypothesis_table(abl, judgement.hypotheses)
+    cols = [c for c in TERMINAL_COLUMNS if c in shown]
     table = Table(box=None, pad_edge=False)
-    cols = ["H", *(["device"] if multi else []), "A", "B", "A-B [95% CI]", "effect", "p Holm", "n", "verdict"]
     for c in cols:
         table.add_column(c, overflow="fold", justify="left" if c in ("H", "device", "verdict") else "right")
-    colour = {"reproduced": "green", "contradicted": "red", "inconclusive": "yellow", "not run": "dim"}
-    for r in h.to_dict("records"):
-        ci = f"{_fmt(r.get('diff'))} [{_fmt(r.get('ci_low'))}, {_fmt(r.get('ci_high'))}]"
-        n = f"{r.get('n_a', 0)}/{r.get('n_b', 0)}"
-        excluded = r.get("n_excluded")
-        if excluded and excluded == excluded:  # not NaN
-            n += f" ({int(excluded)} diverged)"
-        v = r["verdict"]
-        table.add_row(f"H{index.get(r['hypothesis'], '?')}", *([r["device"]] if multi else []),
-                      _fmt(r.get("mean_a")), _fmt(r.get("mean_b")), ci, _fmt(r.get("effect_size")),
-                      _fmt(r.get("p_adj")), n, f"[{colour[v]}]{v}[/]")
+    for r in rows:
+        table.add_row(*(f"[{COLOUR[r[c]]}]{r[c]}[/]" if c == "verdict" else r[c] for c in cols))
     con.print(table)
-    if "tuned" in h:
-        for r in h.to_dict("records"):
-            if isinstance(r.get("tuned"), str):
-                con.print(f"  H{index.get(r['hypothesis'], '?')} compared at {r['tuned']}")
-    for line in _unfinished(abl, judgement):
-        con.print(line)
+    for r in rows:
+        if r["tuned"] != "-":
+            con.print(f"  {r['H']} compared at {r['tuned']}")
+    for u in present.unfinished_rows(result.unfinished):
+        con.print(f"  [dim]{u['variant']} ({u['device']}): {u['what']}[/]")
     counts = ", ".join(f"{n} {s}" for s, n in sorted(judgement.counts.items()))
-    tally = h["verdict"].value_counts().to_dict() if not h.empty else {}
-    tally_text = ", ".join(f"{tally[v]} {v}" for v in colour if v in tally)
-    by_device = "; ".join(f"{d}: {v}" for d, v in judgement.claims.items()) if len(judgement.claims) > 1 else ""
-    con.print(f"claim [bold]{abl.name}[/bold]: [{colour.get(judgement.claim, 'white')}]{judgement.claim}[/]"
-              + (f" ({by_device})" if by_device else "") + f" (hypotheses: {tally_text}; runs: {counts})")
-
-
-def _unfinished(abl, judgement) -> list[str]:
-    """One line per variant with diverged or failed runs, e.g. '3 of 5 seeds diverged'."""
-    runs = judgement.runs
-    if runs.empty or (runs["status"] == "ok").all():
-        return []
-    factors = [f for f in abl.factors if f in runs.columns]
-    lines = []
-    for values, group in runs.groupby(["device", *factors]):
-        bad = group["status"].value_counts().drop("ok", errors="ignore")
-        if not bad.empty:
-            variant = ", ".join(f"{f}={v}" for f, v in zip(factors, values[1:]))
-            what = ", ".join(f"{n} of {len(group)} seeds {s}" for s, n in bad.items())
-            lines.append(f"  [dim]{variant} ({values[0]}): {what}[/]")
-    return lines
+    devices = present.by_device(judgement.claims)
+    con.print(f"claim [bold]{abl.name}[/bold]: [{COLOUR.get(judgement.claim, 'white')}]{judgement.claim}[/]"
+              + (f" ({devices})" if devices else "")
+              + f" (hypotheses: {present.tally(judgement.hypotheses)}; runs: {counts})")
 
 
 def cmd_run(args) -> int:
-    from suite import runner, verdicts
+    from suite import execute, results
     from suite.overrides import parse_overrides
+    from suite.plan import plan, resolve_devices
     from suite.registry import discover, get
 
     if args.seeds is not None and args.seeds < 1:
@@ -237,9 +201,9 @@ def cmd_run(args) -> int:
         ablations = [a for _, a in sorted(discover().items())]
     else:
         ablations = [get(args.name)]
-    devices = runner.resolve_devices(args.device)
-    if args.backend not in runner.BACKENDS:
-        raise UsageError(f"unknown backend {args.backend!r}; choose one of {', '.join(runner.BACKENDS)}")
+    devices = resolve_devices(args.device)
+    if args.backend not in execute.BACKENDS:
+        raise UsageError(f"unknown backend {args.backend!r}; choose one of {', '.join(execute.BACKENDS)}")
     if args.scheduler and args.backend != "dask":
         raise UsageError("--scheduler goes with --backend dask")
     store = _store(args)
@@ -247,22 +211,21 @@ def cmd_run(args) -> int:
     plans = []
     for abl in ablations:
         config, factors = parse_overrides(abl, args.overrides)
-        plans.append((abl, runner.plan(abl, args.tier, seeds=args.seeds, devices=devices, config=config,
-                                       factors=factors)))
+        plans.append((abl, plan(abl, args.tier, seeds=args.seeds, devices=devices, config=config,
+                                factors=factors)))
     con, failed = _console(), []
     for abl, specs in plans:
         t0 = time.perf_counter()
-        summaries = runner.run(specs, store, jobs=args.jobs, data_dir=args.data_dir,
-                               progress=not args.no_progress, label=f"{abl.name} [{args.tier}]",
-                               batched=not args.no_batch, backend=args.backend, scheduler=args.scheduler)
+        summaries = execute.run(specs, store, jobs=args.jobs, data_dir=args.data_dir,
+                                progress_bar=not args.no_progress, label=f"{abl.name} [{args.tier}]",
+                                grouped=not args.no_batch, backend=args.backend, scheduler=args.scheduler)
         trained = sum(s["by"] == "here" for s in summaries)
         elsewhere = len(summaries) - trained
         failed += [(abl.name, s) for s in summaries if s["status"] == "failed"]
-        records = list(store.records(abl.name, keys=[s.key for s in specs]))
         con.print(f"{abl.name}: {len(specs)} runs, {trained} trained, {len(specs) - len(summaries)} from the store"
                   + (f", {elsewhere} by another process" if elsewhere else "")
                   + f" ({time.perf_counter() - t0:.1f} s)")
-        print_judgement(con, abl, verdicts.judge(abl, records), title=f"{abl.name}: {args.tier} tier")
+        print_judgement(con, results.collect(abl, specs, store), title=f"{abl.name}: {args.tier} tier")
     if failed:
         name, first = failed[0]
         raise SuiteError(f"{len(failed)} run(s) failed (first, in {name}: {first['error']}); "
@@ -321,7 +284,8 @@ def cmd_check(args) -> int:
 def cmd_report(args) -> int:
     from suite.report import build_reports
 
-    return build_reports(args)
+    build_reports(args.names, formats=args.format, out=args.out, tier=args.tier, results=args.results)
+    return 0
 
 
 COMMANDS = {"list": cmd_list, "show": cmd_show, "run": cmd_run, "report": cmd_report, "bench": cmd_bench,

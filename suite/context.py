@@ -1,4 +1,5 @@
-"""What a train function receives: its config, seed, device, data, and where to log curves and probes."""
+"""The contract between the engine and the code that trains: what a train function receives for each run (a
+:class:`RunContext`) and what it returns for each (its metrics, or :class:`Diverged`)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,15 @@ class Config(Mapping):
         return f"Config({dict(self._values)})"
 
 
+@dataclass(frozen=True)
+class Diverged:
+    """The outcome of a run whose loss (or gradient) stopped being finite: stored as diverged, at ``step``.
+    A training loop returns it for that member and goes on with the others; it never raises for one member."""
+
+    step: int
+    reason: str  # e.g. "loss became nan at step 152"
+
+
 @dataclass
 class RunContext:
     ablation: str
@@ -51,9 +61,7 @@ class RunContext:
     curves: list[dict] = field(default_factory=list)
     probes: list[dict] = field(default_factory=list)
     metrics: dict = field(default_factory=dict)
-    diverged: tuple[int, str] | None = None  # (step, reason) once the loss stops being finite
     samples: int = 0  # training examples processed, for throughput
-    _data: Any = None
 
     def __post_init__(self):
         self.torch_seed = derive_seed(self.ablation, self.seed)
@@ -62,18 +70,9 @@ class RunContext:
         self.generator = torch.Generator().manual_seed(self.torch_seed)
 
     def reseed(self) -> None:
-        """Seed torch's global generator for this run (a batched path calls it before building each seed's model,
-        so that every seed starts from the same weights as when it runs alone)."""
+        """Seed torch's global generator for this run (a grouped path calls it before building each member's model,
+        so that every member starts from the same weights as when it runs alone)."""
         torch.manual_seed(self.torch_seed)
-
-    @property
-    def data(self):
-        """The config's dataset, loaded once per process and moved to the run's device."""
-        if self._data is None:
-            from suite.data import load
-
-            self._data = load(self.cfg["data"], data_dir=self.data_dir).to(self.device)
-        return self._data
 
     def log(self, epoch: int, **metrics: float) -> None:
         """Record one point of the per-epoch curves."""

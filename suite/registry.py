@@ -1,7 +1,8 @@
-"""Declarations of ablations: what a claim varies, measures and expects, checked when it is imported.
+"""The registry: finds ablation modules, validates their declarations and holds them by name.
 
-An ablation module in ``ablations/`` decorates its train function with :func:`ablation`; importing the
-module registers it. :func:`discover` imports every module of the package so that ``list`` sees them all.
+An ablation module (``ablations/<name>.py``, or a file in a directory of ``$SUITE_ABLATIONS``) decorates its
+train function with :func:`ablation`; importing the module registers it. :func:`discover` imports every module
+so that ``list`` sees them all. The vocabulary of a declaration lives in :mod:`suite.declare`.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import keyword
 import os
 import pkgutil
 import sys
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
 
+from suite.declare import FIGURES, Hypothesis, Param, Points, Reference, Tier
 from suite.errors import DeclarationError
 
 TIERS = ("smoke", "quick", "full")
@@ -32,90 +34,11 @@ RESERVED = {"key", "ablation", "tier", "seed", "device", "status", "code_version
 
 
 @dataclass(frozen=True)
-class Param:
-    """A configuration value with its type taken from the default, and optional bounds or choices."""
-
-    default: Any
-    min: float | None = None
-    max: float | None = None
-    choices: tuple | None = None
-    help: str = ""
-
-    @property
-    def type(self) -> type:
-        return type(self.default)
-
-
-@dataclass(frozen=True)
-class Tier:
-    """A scale at which an ablation runs: number of seeds, config overrides and an optional narrower grid."""
-
-    seeds: int
-    config: Mapping[str, Any] = field(default_factory=dict)
-    factors: Mapping[str, Sequence[Any]] = field(default_factory=dict)
-    about: str = ""
-
-
-@dataclass(frozen=True)
-class Hypothesis:
-    """A directed comparison: ``metric`` of the runs matching ``a`` is greater (or less) than of those matching ``b``.
-
-    ``where`` restricts both sides to a slice of the grid. Runs pair across the two sides when they share the
-    seed, the device and every factor not named in ``a``/``b``.
-    """
-
-    metric: str
-    direction: str
-    a: Mapping[str, Any]
-    b: Mapping[str, Any]
-    where: Mapping[str, Any] = field(default_factory=dict)
-    label: str = ""
-    # factor -> metric: each side runs at the factor value with the best mean of that metric (prefix "-" to
-    # minimize), e.g. {"lr": "val_acc"} compares two optimizers each at its own best learning rate.
-    best: Mapping[str, str] = field(default_factory=dict)
-    margin: float | None = None  # for "similar": the largest |a - b| that counts as no difference
-    # factor -> (metric, fraction): each side keeps its best fraction of that factor's values, ranked by their
-    # mean of the metric, e.g. {"trial": ("val_acc", 0.5)} compares the best half of each side's trials (Greff
-    # et al.'s protocol). The sides then hold different settings, so the test is Welch's, never paired.
-    top: Mapping[str, tuple[str, float]] = field(default_factory=dict)
-
-    def describe(self) -> str:
-        if self.label:
-            return self.label
-        sign = {"greater": ">", "less": "<", "similar": f"~ (within {self.margin})"}[self.direction]
-        fmt = lambda d: ", ".join(f"{k}={v}" for k, v in d.items())  # noqa: E731
-        where = f" where {fmt(self.where)}" if self.where else ""
-        best = f", each at its best {fmt(self.best)}" if self.best else ""
-        top = "".join(f", each side's best {frac:.0%} of {k} by {m}" for k, (m, frac) in self.top.items())
-        return f"{self.metric}: {fmt(self.a)} {sign} {fmt(self.b)}{where}{best}{top}"
-
-    @property
-    def tuned(self) -> set[str]:
-        """The factors each side chooses for itself (``best`` and ``top``): pooled, never paired on."""
-        return set(self.best) | set(self.top)
-
-
-def Greater(metric: str, a: Mapping, b: Mapping, where: Mapping | None = None, label: str = "",
-            best: Mapping[str, str] | None = None, top: Mapping | None = None) -> Hypothesis:
-    return Hypothesis(metric, "greater", dict(a), dict(b), dict(where or {}), label, dict(best or {}),
-                      top=dict(top or {}))
-
-
-def Less(metric: str, a: Mapping, b: Mapping, where: Mapping | None = None, label: str = "",
-         best: Mapping[str, str] | None = None, top: Mapping | None = None) -> Hypothesis:
-    return Hypothesis(metric, "less", dict(a), dict(b), dict(where or {}), label, dict(best or {}),
-                      top=dict(top or {}))
-
-
-def Similar(metric: str, a: Mapping, b: Mapping, margin: float, where: Mapping | None = None, label: str = "",
-            best: Mapping[str, str] | None = None, top: Mapping | None = None) -> Hypothesis:
-    """a and b differ by less than ``margin`` on ``metric``: judged by an equivalence test (TOST)."""
-    return Hypothesis(metric, "similar", dict(a), dict(b), dict(where or {}), label, dict(best or {}), margin,
-                      dict(top or {}))
-
-
-@dataclass(frozen=True)
 class Ablation:
+    """A validated declaration. ``train(contexts) -> outcomes`` trains K >= 1 runs (one context each) and returns,
+    per run, its metrics (a dict) or a :class:`suite.context.Diverged`; runs that differ only in ``group_over``
+    ("seed" and factor names) may be handed to it together, all others one at a time."""
+
     name: str
     section: str
     claim: str
@@ -128,10 +51,10 @@ class Ablation:
     module: str
     code_version: str
     about: str = ""
-    batched: Callable | None = None  # batched(contexts) -> list of metric dicts, one per seed of one variant
-    # Factors whose values may also differ within one batched job (e.g. random-search trials that share a model
-    # shape): the batched function then gets the seeds of every value of these factors together.
-    batch_over: tuple[str, ...] = ()
+    group_over: tuple[str, ...] = ()
+    figures: tuple = ()
+    references: tuple[Reference, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)  # logged curves and probe statistics, in words
 
     def grid(self, tier: str) -> dict[str, tuple]:
         """The factor grid of a tier: the declared factors with the tier's narrower lists applied."""
@@ -149,6 +72,10 @@ class Ablation:
         for values in self.grid(tier).values():
             n *= len(values)
         return n
+
+    def describe(self, name: str) -> str:
+        """A metric, logged curve or probe statistic in words (its declared description), else its name."""
+        return self.metrics.get(name) or self.labels.get(name) or name
 
 
 REGISTRY: dict[str, Ablation] = {}
@@ -184,16 +111,24 @@ def ablation(
     hypotheses: Sequence[Hypothesis],
     tiers: Mapping[str, Tier],
     config: Mapping[str, Any] | None = None,
-    batched: Callable | None = None,
-    batch_over: Sequence[str] = (),
+    group_over: Sequence[str] = (),
+    figures: Sequence = (),
+    references: Sequence[Reference] = (),
+    labels: Mapping[str, str] | None = None,
 ) -> Callable[[Callable], Callable]:
-    """Register the decorated ``train(ctx) -> dict`` function as an ablation, validating the declaration."""
+    """Register the decorated ``train(contexts) -> outcomes`` function as an ablation, validating the declaration.
+
+    ``group_over``: what may differ among the runs handed to one call of ``train`` - "seed" and factor names,
+    e.g. ``("seed",)`` for an ablation that trains the seeds of one variant as one grouped model; empty (the
+    default): one run per call. ``figures`` and ``references`` are what its report draws and quotes
+    (:mod:`suite.declare`); ``labels`` describe, in words, the curves and probe statistics its runs log.
+    """
 
     def register(train: Callable) -> Callable:
         abl = validate(
             name=name, section=section, claim=claim, data=data, factors=factors, metrics=metrics,
-            hypotheses=hypotheses, tiers=tiers, config=config or {}, train=train, batched=batched,
-            batch_over=batch_over,
+            hypotheses=hypotheses, tiers=tiers, config=config or {}, train=train, group_over=group_over,
+            figures=figures, references=references, labels=labels or {},
         )
         if name in REGISTRY and REGISTRY[name].module != abl.module:
             _fail(name, "name", f"already registered by module {REGISTRY[name].module}")
@@ -204,17 +139,14 @@ def ablation(
 
 
 def validate(*, name, section, claim, data, factors, metrics, hypotheses, tiers, config, train,
-             batched=None, batch_over=()) -> Ablation:
+             group_over=(), figures=(), references=(), labels=None) -> Ablation:
     if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
         raise DeclarationError(f"ablation {name!r}: field 'name': must be a Python identifier such as 'my_claim'")
     for fld, value in (("section", section), ("claim", claim)):
         if not isinstance(value, str) or not value.strip():
             _fail(name, fld, "must be a non-empty string")
-    for fld, fn in (("train", train), ("batched", batched)):
-        if fn is not None and (not callable(fn) or len(inspect.signature(fn).parameters) != 1):
-            _fail(name, fld, "must be a function taking one argument (the run context, or a list of them)")
-    if train is None:
-        _fail(name, "train", "is required")
+    if not callable(train) or len(inspect.signature(train).parameters) != 1:
+        _fail(name, "train", "must be a function of one argument: the list of run contexts to train")
 
     params: dict[str, Param] = {}
     for key, value in dict(config).items():
@@ -224,7 +156,7 @@ def validate(*, name, section, claim, data, factors, metrics, hypotheses, tiers,
             _fail(name, f"config.{key}", f"default {param.default!r} is not among choices {param.choices}")
         params[key] = param
     if data is not None:
-        from suite.data import DATASETS  # deferred: data imports torch, and `list` should not need the data
+        from suite.datasets import DATASETS
 
         if data not in DATASETS:
             _fail(name, "data", f"unknown dataset {data!r}; known: {', '.join(DATASETS)}")
@@ -315,10 +247,22 @@ def validate(*, name, section, claim, data, factors, metrics, hypotheses, tiers,
             if sel[0].lstrip("-") not in metrics:
                 _fail(name, f"{where}.top.{k}", f"{sel[0].lstrip('-')!r} is not a declared metric")
 
-    if isinstance(batch_over, str) or not all(f in grid for f in batch_over):
-        _fail(name, "batch_over", f"must be a list of factors; factors: {', '.join(grid)}")
-    if batch_over and batched is None:
-        _fail(name, "batch_over", "needs a batched function")
+    if isinstance(group_over, str) or not all(f == "seed" or f in grid for f in group_over):
+        _fail(name, "group_over", f"must be a list of 'seed' and factor names; factors: {', '.join(grid)}")
+    for i, fig in enumerate(figures):
+        if not isinstance(fig, FIGURES):
+            _fail(name, f"figures[{i}]", f"{fig!r} is not a figure; use Curves, Points, Profile, Path or Custom")
+        for role in ("hue", "col", "row", *(("x",) if isinstance(fig, Points) else ())):  # Path's x is logged
+            if isinstance(getattr(fig, role, None), str) and getattr(fig, role) not in (*grid, "device"):
+                _fail(name, f"figures[{i}].{role}", f"{getattr(fig, role)!r} is not a factor; factors: {', '.join(grid)}")
+        for k in getattr(fig, "where", {}):
+            if k not in grid:
+                _fail(name, f"figures[{i}].where.{k}", f"not a factor; factors: {', '.join(grid)}")
+    for i, ref in enumerate(references):
+        if not isinstance(ref, Reference):
+            _fail(name, f"references[{i}]", "must be a Reference(...)")
+        if ref.metric not in metrics:
+            _fail(name, f"references[{i}].metric", f"{ref.metric!r} is not a declared metric")
 
     module = getattr(train, "__module__", "?")
     return Ablation(
@@ -326,7 +270,8 @@ def validate(*, name, section, claim, data, factors, metrics, hypotheses, tiers,
         factors=MappingProxyType(grid), metrics=MappingProxyType(dict(metrics)), hypotheses=tuple(hypotheses),
         tiers=MappingProxyType(dict(tiers)), train=train, module=module, code_version=_code_version(train),
         about=inspect.cleandoc(sys.modules[module].__doc__ or "") if module in sys.modules else "",
-        batched=batched, batch_over=tuple(batch_over),
+        group_over=tuple(group_over), figures=tuple(figures), references=tuple(references),
+        labels=MappingProxyType(dict(labels or {})),
     )
 
 

@@ -21,7 +21,7 @@ BASELINE_DIR = Path("results") / "baselines"
 BAND_SE = 4.0          # a mean may move this many standard errors of the difference before it is a regression
 SPEED_NOISE_SD = 3.0   # a speed ratio may fall this many measured standard deviations ...
 SPEED_MIN_DROP = 0.15  # ... and at least this fraction, before it is a regression
-SPEED_BENCHES = ("training loop", "batched seeds K=16 (digits)")
+SPEED_BENCHES = ("training loop", "grouped seeds K=16 (digits)")
 SPEED_HISTORY = 8      # earlier baselines' ratios kept: a ratio also varies between sessions and hosts, not only
                        # between the rounds of one measurement
 TIMING_SUFFIX = "_s"  # metrics named like "solve_s" are wall-clock times: speed is judged by the ratios instead
@@ -35,36 +35,38 @@ class Finding:
     detail: str
 
 
-def _smoke_judgement(abl, store, tier: str, jobs: int | None):
-    from suite import runner, verdicts
+def _retrain(abl, store, tier: str, jobs: int | None):
+    """The tier's plan on the CPU, trained into ``store`` and judged."""
+    from suite import execute, results
+    from suite.plan import plan
 
-    specs = runner.plan(abl, tier, devices=["cpu"])
-    runner.run(specs, store, jobs=jobs, progress=False)
-    records = list(store.records(abl.name, keys=[s.key for s in specs]))
-    return verdicts.judge(abl, records), records
+    specs = plan(abl, tier, devices=["cpu"])
+    execute.run(specs, store, jobs=jobs, progress_bar=False)
+    return results.collect(abl, specs, store)
 
 
 def _variant(row: dict, factors) -> str:
     return ", ".join(f"{f}={row[f]}" for f in factors)
 
 
-def snapshot(abl, judgement, records, tier: str) -> dict:
+def snapshot(result) -> dict:
     """What a baseline keeps of one ablation's smoke tier."""
     import torch
 
-    summary = judgement.summary.to_dict("records")
+    abl = result.abl
+    summary = result.judgement.summary.to_dict("records")
     values: dict[str, dict] = {}
-    for r in records:
+    for r in result.records:
         for metric, value in r.get("metrics", {}).items():
             if metric.endswith(TIMING_SUFFIX):
                 continue
             values.setdefault(f"{_variant(r['factors'], abl.factors)} | {metric}", {})[str(r["seed"])] = value
     return {
-        "ablation": abl.name, "tier": tier, "code_version": abl.code_version, "torch": torch.__version__,
+        "ablation": abl.name, "tier": result.tier, "code_version": abl.code_version, "torch": torch.__version__,
         "stats": {f"{_variant(s, abl.factors)} | {s['metric']}": {k: s[k] for k in ("mean", "std", "n")}
                   for s in summary if not s["metric"].endswith(TIMING_SUFFIX)},
         "values": values,
-        "verdicts": {h["hypothesis"]: h["verdict"] for h in judgement.hypotheses.to_dict("records")},
+        "verdicts": {h["hypothesis"]: h["verdict"] for h in result.judgement.hypotheses.to_dict("records")},
     }
 
 
@@ -107,12 +109,14 @@ def compare(base: dict, new: dict) -> list[Finding]:
 
 def measure_speed(rounds: int = 3) -> dict[str, dict]:
     """Each speed ratio measured ``rounds`` times: its median and relative standard deviation (the noise)."""
+    import torch
+
     from suite import bench
 
-    benches = {"training loop": bench.bench_loop_overhead, "batched seeds K=16 (digits)": lambda: bench.bench_batched(16)}
+    torch.set_num_threads(1)  # as each parallel worker runs
     out = {}
     for name in SPEED_BENCHES:
-        ratios = [benches[name]().ratio for _ in range(rounds)]
+        ratios = [bench.measure(name).ratio for _ in range(rounds)]
         med = statistics.median(ratios)
         out[name] = {"ratio": med, "noise": statistics.stdev(ratios) / med if len(ratios) > 1 else 0.0,
                      "rounds": ratios}
@@ -164,9 +168,8 @@ def write_baselines(ablations, directory: Path, store, tier: str = "smoke", jobs
         path.write_text(json.dumps(with_history(measure_speed(), old), indent=1))
         written.append(path)
     for abl in ablations:
-        judgement, records = _smoke_judgement(abl, store, tier, jobs)
         path = _path(directory, abl.name)
-        path.write_text(json.dumps(snapshot(abl, judgement, records, tier), indent=1, sort_keys=True))
+        path.write_text(json.dumps(snapshot(_retrain(abl, store, tier, jobs)), indent=1, sort_keys=True))
         written.append(path)
     return written
 
@@ -192,8 +195,7 @@ def check(ablations, directory: Path, tier: str = "smoke", jobs: int | None = No
                                         f"no baseline: python -m suite baseline {abl.name}"))
                 continue
             base = json.loads(path.read_text())
-            judgement, records = _smoke_judgement(abl, store, base.get("tier", tier), jobs)
-            findings += compare(base, snapshot(abl, judgement, records, base.get("tier", tier)))
+            findings += compare(base, snapshot(_retrain(abl, store, base.get("tier", tier), jobs)))
     return findings
 
 

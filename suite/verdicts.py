@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from suite import stats, tables
-from suite.registry import Ablation, Hypothesis
+from suite.declare import Hypothesis
+from suite.registry import Ablation
 
 
 @dataclass

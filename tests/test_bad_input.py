@@ -97,12 +97,12 @@ def test_an_ablation_module_that_fails_to_import_is_named(tmp_path, cli):
 
 def test_a_user_ablation_directory_is_discovered(tmp_path, cli):
     (tmp_path / "my_claim.py").write_text(
-        "from suite.registry import Greater, Tier, ablation\n"
+        "from suite.declare import Greater, Tier\nfrom suite.registry import ablation\n"
         "@ablation(name='my_claim', section='0', claim='a beats b', data=None, factors={'arm': ['a', 'b']},\n"
         "          metrics={'score': 's'}, hypotheses=[Greater('score', {'arm': 'a'}, {'arm': 'b'})],\n"
         "          tiers={t: Tier(seeds=3) for t in ('smoke', 'quick', 'full')})\n"
-        "def train(ctx):\n"
-        "    return {'score': (1.0 if ctx.cfg.arm == 'a' else 0.0) + 0.1 * ctx.seed ** 2}\n")
+        "def train(ctxs):\n"
+        "    return [{'score': (1.0 if c.cfg.arm == 'a' else 0.0) + 0.1 * c.seed ** 2} for c in ctxs]\n")
     env = {"SUITE_ABLATIONS": str(tmp_path)}
     out = cli("run", "my_claim", "--tier", "smoke", "--no-progress", "--jobs", "2", env=env, results=tmp_path / "r")
     assert out.returncode == 0, out.stderr

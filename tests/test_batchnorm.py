@@ -5,10 +5,11 @@ import torch
 
 from ablations.batchnorm_placement import _last_input
 from suite.context import Config, RunContext
-from suite.data import load
-from suite.nn import MLP
+from suite.datasets import load
+from suite.lab.data import dataset
+from suite.lab.loop import fit
+from suite.lab.nn.mlp import MLP
 from suite.store import Store
-from suite.train import fit
 
 X = torch.randn(256, 12) * 3 + 1  # neither centred nor scaled, so normalization shows
 
@@ -63,11 +64,12 @@ def test_probe_of_the_last_input_leaves_running_statistics_alone():
 
 def test_fit_drops_the_last_small_batch_when_asked():
     ctx = RunContext("toy", "smoke", Config({"data": "digits"}), 0, torch.device("cpu"))
-    n = len(ctx.data.x_train)
+    data = dataset("digits")
+    n = len(data.x_train)
     assert n % 4 == 1  # the last batch of 4 would hold one example, which BN cannot normalize
     steps = []
-    fit(ctx, MLP(64, 16, 1, 10, "relu", bn="before"), epochs=1, lr=0.05, batch_size=4, drop_last=True,
-        on_step=lambda step, loss: steps.append(step))
+    fit([ctx], MLP(64, 16, 1, 10, "relu", bn="before"), data, epochs=1, lr=0.05, batch_size=4, drop_last=True,
+        on_step=lambda step, alive: steps.append(step))
     assert steps == list(range(1, n // 4 + 1)) and ctx.samples == 4 * (n // 4)
 
 

@@ -6,7 +6,8 @@ import pytest
 
 distributed = pytest.importorskip("dask.distributed")
 
-from suite import runner  # noqa: E402
+from suite import execute  # noqa: E402
+from suite.plan import plan  # noqa: E402
 from suite.registry import get  # noqa: E402
 from suite.store import Store  # noqa: E402
 
@@ -17,12 +18,12 @@ def _listening_hosts(cluster) -> set[str]:
 
 
 def test_local_cluster_is_loopback_only_and_results_land_in_the_store(tmp_path):
-    specs = runner.plan(get("vanishing_gradients"), "smoke", seeds=2)
+    specs = plan(get("vanishing_gradients"), "smoke", seeds=2)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None) as cluster:
         assert _listening_hosts(cluster) == {"127.0.0.1"}
-        summaries = runner.run(specs, Store(tmp_path), backend="dask", scheduler=cluster.scheduler_address,
-                               progress=False)
+        summaries = execute.run(specs, Store(tmp_path), backend="dask", scheduler=cluster.scheduler_address,
+                               progress_bar=False)
     assert sorted(s["key"] for s in summaries) == sorted(s.key for s in specs)
     assert {r["status"] for r in Store(tmp_path).records("vanishing_gradients")} == {"ok"}
 

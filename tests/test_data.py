@@ -1,4 +1,4 @@
-"""Tests for suite.data on real data and real files (digits, MNIST-1D, tiny IDX files)."""
+"""Tests for suite.datasets and suite.lab.data on real data and real files (digits, MNIST-1D, tiny IDX files)."""
 
 import gzip
 from collections import Counter
@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from suite import data
-from suite.data import DATASETS, Dataset, batch_indices, default_cache_dir, load, read_idx
+from suite import datasets
+from suite.datasets import DATASETS, Splits, default_cache_dir, load, read_idx
+from suite.lab.data import batch_indices, dataset
 from suite.errors import DataError
 
 MNIST_STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -49,12 +50,12 @@ def assert_one_line_error(excinfo, *words):
         assert word.lower() in message.lower(), (word, message)
 
 
-def assert_well_formed(ds: Dataset, name, features, shape):
-    assert ds.name == name and ds.shape == shape and ds.n_classes == 10 and ds.n_features == features
+def assert_well_formed(ds: Splits, name, features, shape):
+    assert ds.name == name and ds.shape == shape and ds.n_classes == 10
     for x, y in ((ds.x_train, ds.y_train), (ds.x_val, ds.y_val), (ds.x_test, ds.y_test)):
-        assert x.dtype == torch.float32 and y.dtype == torch.int64
+        assert x.dtype == np.float32 and y.dtype == np.int64
         assert x.ndim == 2 and x.shape[1] == features and len(x) == len(y)
-        assert torch.isfinite(x).all()
+        assert np.isfinite(x).all()
         assert int(y.min()) >= 0 and int(y.max()) < 10
 
 
@@ -82,7 +83,7 @@ def _undo_standardization(ds):
     standardized values of all three splits onto the sorted raw pixels. It exists only if
     every split was transformed with the same statistics."""
     raw, _ = _digits_raw()
-    z_all = torch.cat([ds.x_train, ds.x_val, ds.x_test]).double().numpy()
+    z_all = np.concatenate([ds.x_train, ds.x_val, ds.x_test]).astype(np.float64)
     s, m = np.ones(64), np.zeros(64)
     for j in range(64):
         zs, rs = np.sort(z_all[:, j]), np.sort(raw[:, j])
@@ -96,38 +97,38 @@ def _undo_standardization(ds):
 
 def test_digits_splits_disjoint_and_fixed():
     ds = load("digits")
-    data._load_cached.cache_clear()  # force a genuine second load, not the in-process cache
+    datasets._load_cached.cache_clear()  # force a genuine second load, not the in-process cache
     again = load("digits")
     assert again is not ds
-    for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
-        assert torch.equal(getattr(ds, name), getattr(again, name))
+    for name in Splits.ARRAYS:
+        assert np.array_equal(getattr(ds, name), getattr(again, name))
 
     # The three splits, mapped back to raw pixels, are exactly the 1797 examples, each once.
     raw, target = _digits_raw()
     s, m = _undo_standardization(ds)
 
     def examples(x, y):
-        return [(tuple(np.round(r, 4)), int(c)) for r, c in zip(x.double().numpy() * s + m, y.tolist())]
+        return [(tuple(np.round(r, 4)), int(c)) for r, c in zip(x.astype(np.float64) * s + m, y.tolist())]
 
     splits = [examples(ds.x_train, ds.y_train), examples(ds.x_val, ds.y_val), examples(ds.x_test, ds.y_test)]
-    assert sum(map(Counter, splits), Counter()) == Counter(examples(torch.from_numpy((raw - m) / s), torch.from_numpy(target)))
+    assert sum(map(Counter, splits), Counter()) == Counter(examples((raw - m) / s, target))
 
 
 def test_digits_standardized_with_train_statistics():
     ds = load("digits")
-    x = ds.x_train.double()
+    x = ds.x_train.astype(np.float64)
     varying = x.std(0) > 1e-6  # constant pixels (e.g. corners) stay at 0
-    assert x.mean(0).abs().max() < 1e-5
-    np.testing.assert_allclose(x.std(0, unbiased=False)[varying].numpy(), 1.0, atol=1e-4)
+    assert np.abs(x.mean(0)).max() < 1e-5
+    np.testing.assert_allclose(x.std(0)[varying], 1.0, atol=1e-4)
     # One shared affine map per feature undoes all three splits (checked inside), and it
     # is the training split's own mean and std: val and test used train statistics.
     s, m = _undo_standardization(ds)
-    train_raw = x.numpy() * s + m
-    np.testing.assert_allclose(train_raw.mean(0)[varying.numpy()], m[varying.numpy()], atol=1e-6)
-    np.testing.assert_allclose(train_raw.std(0)[varying.numpy()], s[varying.numpy()], atol=1e-6)
+    train_raw = x * s + m
+    np.testing.assert_allclose(train_raw.mean(0)[varying], m[varying], atol=1e-6)
+    np.testing.assert_allclose(train_raw.std(0)[varying], s[varying], atol=1e-6)
     # ...and not their own: their means are visibly off zero.
     for split in (ds.x_val, ds.x_test):
-        assert split.double().mean(0).abs().max() > 0.05
+        assert np.abs(split.astype(np.float64).mean(0)).max() > 0.05
 
 
 # --- MNIST-1D -------------------------------------------------------------------------
@@ -150,11 +151,11 @@ def test_mnist1d_generates_caches_and_reuses(tmp_path):
     assert not [p for p in cache_file.parent.iterdir() if p.suffix == ".tmp"]
     stamp = cache_file.stat().st_mtime_ns
 
-    data._load_cached.cache_clear()
+    datasets._load_cached.cache_clear()
     again = load("mnist1d", cache_dir=tmp_path)
     assert cache_file.stat().st_mtime_ns == stamp  # read back, not regenerated
-    for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
-        assert torch.equal(getattr(ds, name), getattr(again, name))
+    for name in Splits.ARRAYS:
+        assert np.array_equal(getattr(ds, name), getattr(again, name))
 
 
 # --- IDX parsing ----------------------------------------------------------------------
@@ -284,9 +285,11 @@ def test_load_is_cached_in_process():
     assert load("digits") is load("digits", cache_dir="/nonexistent")
 
 
-def test_dataset_to_and_subset_train():
-    ds = load("digits")
-    assert ds.to("cpu") is ds and ds.to(torch.device("cpu")) is ds
+def test_dataset_tensors_and_subset_train():
+    ds = dataset("digits")
+    assert dataset("digits", device=torch.device("cpu")) is ds  # one copy per process and device
+    assert ds.x_train.dtype == torch.float32 and ds.n_features == 64
+    assert np.array_equal(ds.x_train.numpy(), load("digits").x_train)
     small = ds.subset_train(100)
     assert len(small.y_train) == 100 and small.x_train.shape == (100, 64)
     assert torch.equal(small.x_train, ds.x_train[:100]) and small.x_val is ds.x_val

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from suite import runner
+from suite.execute import cpu_count, execute_group, workers_and_threads
+from suite.plan import available_devices, plan, run_key
 from suite.registry import get
 from suite.store import Store
 from tests.conftest import ROOT
@@ -84,9 +85,9 @@ def test_divergence_is_stored_with_its_step(cli, tmp_path):
 
 
 def test_same_run_twice_gives_bit_identical_metrics(tmp_path):
-    spec = runner.plan(get("vanishing_gradients"), "smoke", seeds=1)[0]
-    (a,) = runner.execute([spec], str(tmp_path / "a"))
-    (b,) = runner.execute([spec], str(tmp_path / "b"))
+    spec = plan(get("vanishing_gradients"), "smoke", seeds=1)[0]
+    (a,) = execute_group([spec], str(tmp_path / "a"))
+    (b,) = execute_group([spec], str(tmp_path / "b"))
     assert a["status"] == b["status"] == "ok"
     (ra,), (rb,) = Store(tmp_path / "a").records(), Store(tmp_path / "b").records()
     assert ra["metrics"] == rb["metrics"] and ra["curves"] == rb["curves"]
@@ -94,21 +95,21 @@ def test_same_run_twice_gives_bit_identical_metrics(tmp_path):
 
 def test_plan_is_seed_major_and_keys_are_stable():
     abl = get("vanishing_gradients")
-    specs = runner.plan(abl, "smoke", seeds=2, devices=["cpu"])
+    specs = plan(abl, "smoke", seeds=2, devices=["cpu"])
     assert [s.seed for s in specs] == [0] * 6 + [1] * 6
     assert len({s.key for s in specs}) == 12
     cfg = specs[0].config
     shuffled = dict(reversed(list(cfg.items())))
-    assert runner.run_key(abl.name, shuffled, 0, "cpu", "smoke", abl.code_version) == specs[0].key
-    other = runner.run_key(abl.name, cfg | {"lr": 0.06}, 0, "cpu", "smoke", abl.code_version)
+    assert run_key(abl.name, shuffled, 0, "cpu", "smoke", abl.code_version) == specs[0].key
+    other = run_key(abl.name, cfg | {"lr": 0.06}, 0, "cpu", "smoke", abl.code_version)
     assert other != specs[0].key
 
 
 def test_workers_times_threads_never_exceed_the_cores():
-    cores = runner.cpu_count()
+    cores = cpu_count()
     for jobs in (None, 1, 2, 3, 8, 64):
         for n in (1, 2, 100):
-            workers, threads = runner.workers_and_threads(jobs, n)
+            workers, threads = workers_and_threads(jobs, n)
             assert 1 <= workers <= n and workers * threads <= max(cores, 1)
 
 
@@ -125,7 +126,7 @@ def test_list_show_and_help(cli, tmp_path):
 
 
 def test_absent_device_is_a_clear_error(cli, tmp_path):
-    present = runner.available_devices()
+    present = available_devices()
     for device in ("cuda", "mps"):
         if device in present:
             continue

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from ablations.lstm_gates import trial_lr
-from suite.nn.recurrent import VARIANTS
+from suite.lab.names import VARIANTS
 from suite.registry import get
 from suite.store import Store
 

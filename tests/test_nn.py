@@ -5,10 +5,11 @@ import math
 import pytest
 import torch
 
-from suite.context import Config, RunContext
-from suite.nn import MLP
-from suite.probes import layer_stats, ratio_log10
-from suite.train import Diverged, fit
+from suite.context import Config, Diverged, RunContext
+from suite.lab.data import dataset
+from suite.lab.loop import fit
+from suite.lab.nn.mlp import MLP
+from suite.lab.probes import layer_stats, ratio_log10
 
 
 @pytest.mark.parametrize("init, std", [("naive", 0.01), ("large", 1.0), ("xavier", math.sqrt(2 / 256)),
@@ -60,16 +61,15 @@ def _ctx():
 def test_fit_logs_every_epoch_and_learns():
     ctx = _ctx()
     model = MLP(64, 32, 1, 10, "relu")
-    final = fit(ctx, model, epochs=3, lr=0.1, batch_size=32)
+    (final,) = fit([ctx], model, dataset("digits"), epochs=3, lr=0.1, batch_size=32)
     epochs = sorted({c["epoch"] for c in ctx.curves})
     assert epochs == [0, 1, 2, 3]
     acc = {c["epoch"]: c["value"] for c in ctx.curves if c["metric"] == "test_acc"}
     assert final["test_acc"] == acc[3] and acc[3] > acc[0] + 0.3
-    assert ctx.samples == 3 * len(ctx.data.x_train)
+    assert ctx.samples == 3 * len(dataset("digits").x_train)
 
 
-def test_fit_raises_diverged_with_the_step():
+def test_fit_returns_diverged_with_the_step():
     ctx = _ctx()
-    with pytest.raises(Diverged) as err:
-        fit(ctx, MLP(64, 64, 10, 10, "relu", "large"), epochs=2, lr=10.0, batch_size=32)
-    assert err.value.step >= 1
+    (out,) = fit([ctx], MLP(64, 64, 10, 10, "relu", "large"), dataset("digits"), epochs=2, lr=10.0, batch_size=32)
+    assert isinstance(out, Diverged) and out.step >= 1 and f"at step {out.step}" in out.reason

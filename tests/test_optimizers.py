@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from suite import problems
 from suite.context import Config, RunContext
-from suite.nn import MLP
+from suite.lab import problems
+from suite.lab.data import dataset
+from suite.lab.loop import fit
+from suite.lab.nn.mlp import MLP
 from suite.store import Store
-from suite.train import OPTIMIZERS, SCHEDULES, fit, make_optimizer
+from suite.lab.optim import OPTIMIZERS, SCHEDULES, make_optimizer
 
 G = torch.tensor([0.5, -2.0, 1e-3])
 
@@ -45,7 +47,7 @@ def test_an_unknown_optimizer_or_schedule_is_refused():
     with pytest.raises(ValueError, match="unknown optimizer"):
         make_optimizer("lbfgs", [torch.zeros(1, requires_grad=True)], 0.1)
     with pytest.raises(ValueError, match="unknown schedule"):
-        fit(_ctx(), MLP(64, 8, 1, 10), epochs=1, lr=0.1, batch_size=64, schedule="cosine")
+        fit([_ctx()], MLP(64, 8, 1, 10), dataset("digits"), epochs=1, lr=0.1, batch_size=64, schedule="cosine")
 
 
 def _ctx():
@@ -54,7 +56,8 @@ def _ctx():
 
 def _lrs(schedule: str, epochs: int = 8) -> list[float]:
     ctx = _ctx()
-    fit(ctx, MLP(64, 8, 1, 10), epochs=epochs, lr=0.1, batch_size=256, optimizer="momentum", schedule=schedule)
+    fit([ctx], MLP(64, 8, 1, 10), dataset("digits"), epochs=epochs, lr=0.1, batch_size=256, optimizer="momentum",
+        schedule=schedule)
     return [c["value"] for c in ctx.curves if c["metric"] == "lr"]
 
 
@@ -70,9 +73,9 @@ def test_schedules_follow_their_definitions():
 def test_constant_schedule_logs_no_rate_and_matches_the_default():
     a, b = _ctx(), _ctx()
     torch.manual_seed(0)
-    fa = fit(a, MLP(64, 8, 1, 10), epochs=2, lr=0.1, batch_size=64)
+    fa = fit([a], MLP(64, 8, 1, 10), dataset("digits"), epochs=2, lr=0.1, batch_size=64)
     torch.manual_seed(0)
-    fb = fit(b, MLP(64, 8, 1, 10), epochs=2, lr=0.1, batch_size=64, schedule="constant")
+    fb = fit([b], MLP(64, 8, 1, 10), dataset("digits"), epochs=2, lr=0.1, batch_size=64, schedule="constant")
     assert fa == fb and not any(c["metric"] == "lr" for c in b.curves)
 
 

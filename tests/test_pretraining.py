@@ -3,12 +3,12 @@
 import pytest
 import torch
 
-from suite.data import load
-from suite.nn import MLP
-from suite.nn.autoencoders import RBM, DenoisingAutoencoder, pretrain, train_dae, train_rbm
+from suite.lab.data import dataset
+from suite.lab.nn.mlp import MLP
+from suite.lab.nn.autoencoders import RBM, DenoisingAutoencoder, pretrain, train_dae, train_rbm
 from suite.store import Store
 
-X = load("digits").x_train  # standardized 8x8 digits, 1,077 examples
+X = dataset("digits").x_train  # standardized 8x8 digits, 1,077 examples
 
 
 def _gen():

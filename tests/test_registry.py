@@ -3,11 +3,12 @@
 import pytest
 
 from suite.errors import DeclarationError, UsageError
-from suite.registry import Greater, Less, Param, Tier, ablation, discover, get, validate
+from suite.declare import Curves, Greater, Less, Param, Points, Reference, Tier
+from suite.registry import ablation, discover, get, validate
 
 
-def _train(ctx):
-    return {}
+def _train(ctxs):
+    return [{} for _ in ctxs]
 
 
 def decl(**changes):
@@ -56,9 +57,12 @@ def test_valid_declaration_builds_grid_and_params():
     ({"hypotheses": [Less("acc", a={"arm": "a"}, b={"arm": "b"}, where={"width": 3})]}, "hypotheses[0].where.width"),
     ({"hypotheses": ["acc is higher"]}, "hypotheses[0]"),
     ({"train": lambda: None}, "train"),
-    ({"batch_over": ["depth"]}, "batch_over"),  # nothing to batch with
-    ({"batch_over": ["width"], "batched": lambda ctxs: []}, "batch_over"),
-    ({"batch_over": "depth", "batched": lambda ctxs: []}, "batch_over"),
+    ({"group_over": ["width"]}, "group_over"),
+    ({"group_over": "seed"}, "group_over"),
+    ({"figures": ["a plot"]}, "figures[0]"),
+    ({"figures": [Curves(hue="width")]}, "figures[0].hue"),
+    ({"figures": [Points(metric="acc", where={"width": 3})]}, "figures[0].where.width"),
+    ({"references": [Reference("Paper (2000)", "loss", 0.5)]}, "references[0].metric"),
 ])
 def test_bad_declaration_names_ablation_and_field(changes, field):
     with pytest.raises(DeclarationError) as err:

@@ -1,4 +1,4 @@
-"""Kill it, race it, corrupt it: the store and the runner lose nothing."""
+"""Kill it, race it, corrupt it: the store and the executor lose nothing."""
 
 import json
 import os
@@ -11,7 +11,7 @@ import time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from suite import runner
+from suite.plan import plan, run_key
 from suite.errors import UsageError
 from suite.overrides import parse_overrides
 from suite.registry import get
@@ -33,7 +33,7 @@ def _json_files(results):
 
 
 def _planned_keys(seeds=4):
-    return {s.key for s in runner.plan(get(ABL), "smoke", seeds=seeds)}
+    return {s.key for s in plan(get(ABL), "smoke", seeds=seeds)}
 
 
 def test_sigkill_at_random_moments_then_resume(tmp_path, cli):
@@ -129,13 +129,13 @@ def test_override_parser_either_parses_or_says_why(key, value):
 def test_run_key_ignores_dict_order(config, rnd):
     items = list(config.items())
     rnd.shuffle(items)
-    assert runner.run_key("x", config, 0, "cpu", "smoke", "v") == runner.run_key("x", dict(items), 0, "cpu", "smoke", "v")
+    assert run_key("x", config, 0, "cpu", "smoke", "v") == run_key("x", dict(items), 0, "cpu", "smoke", "v")
 
 
 def test_run_keys_are_the_same_in_another_process():
     keys = sorted(_planned_keys(seeds=2))
-    code = ("from suite import runner; from suite.registry import get; "
-            "print(sorted(s.key for s in runner.plan(get('vanishing_gradients'), 'smoke', seeds=2)))")
+    code = ("from suite.plan import plan; from suite.registry import get; "
+            "print(sorted(s.key for s in plan(get('vanishing_gradients'), 'smoke', seeds=2)))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "123"})
     assert out.stdout.strip() == str(keys)

@@ -8,7 +8,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from suite import runner, verdicts
+from suite import verdicts
+from suite.plan import plan
 from suite.registry import TIERS, discover
 from suite.store import Store
 from tests.conftest import run_cli
@@ -16,12 +17,9 @@ from tests.conftest import run_cli
 # A second claim, run beside vanishing_gradients, that exercises what a report must cope with: one arm always
 # diverges, and one hypothesis needs an arm that the smoke tier leaves out ("not run").
 TOY = '''
-from suite.registry import Greater, Param, Tier, ablation
-from suite.report.declare import Path, Reference
-from suite.train import Diverged
-
-FIGURES = [Path(x="x1", y="x2")]
-REFERENCES = [Reference(source="Toy and Model (2001)", metric="score", value=8.0, where={"arm": "b", "boom": False})]
+from suite.context import Diverged
+from suite.declare import Greater, Param, Path, Reference, Tier
+from suite.registry import ablation
 
 
 @ablation(name="toy_report", section="0.1", claim="Arm b scores higher than arm a.", data=None,
@@ -30,12 +28,19 @@ REFERENCES = [Reference(source="Toy and Model (2001)", metric="score", value=8.0
           hypotheses=[Greater("score", a={"arm": "b"}, b={"arm": "a"}, where={"boom": False}),
                       Greater("score", a={"arm": "c"}, b={"arm": "a"}, where={"boom": False}),
                       Greater("score", a={"arm": "b"}, b={"arm": "a"}, top={"boom": ("score", 0.5)})],
-          tiers={"smoke": Tier(seeds=3, factors={"arm": ["a", "b"]}), "quick": Tier(seeds=3), "full": Tier(seeds=3)})
-def train(ctx):
+          tiers={"smoke": Tier(seeds=3, factors={"arm": ["a", "b"]}), "quick": Tier(seeds=3), "full": Tier(seeds=3)},
+          figures=[Path(x="x1", y="x2")],
+          references=[Reference(source="Toy and Model (2001)", metric="score", value=8.0,
+                                where={"arm": "b", "boom": False})])
+def train(ctxs):
+    return [_train(ctx) for ctx in ctxs]
+
+
+def _train(ctx):
     slope = {"a": 1.0, "b": 2.0, "c": 3.0}[ctx.cfg.arm]
     for epoch in range(ctx.cfg.epochs + 1):
         if ctx.cfg.boom and epoch == 2:
-            raise Diverged(epoch, float("nan"))
+            return Diverged(epoch, f"loss became nan at step {epoch}")
         ctx.log(epoch, score=slope * epoch + 0.1 * ctx.seed, x1=0.5 ** epoch, x2=(-0.5) ** epoch * slope)
         ctx.probe([{"layer": i, "stat": "weight_norm", "value": slope * i + ctx.seed} for i in (1, 2, 3)],
                   epoch=epoch, step=epoch)
@@ -81,7 +86,7 @@ def _stored_claims(results) -> dict:
     out = {}
     for name, abl in discover().items():
         for tier in TIERS:
-            keys = [s.key for s in runner.plan(abl, tier, devices=["cpu"])]
+            keys = [s.key for s in plan(abl, tier, devices=["cpu"])]
             records = list(Store(results).records(name, keys=keys))
             if records:
                 out[name, tier] = verdicts.judge(abl, records).claim

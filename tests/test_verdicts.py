@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from suite.registry import Greater, Less, Similar, Tier, validate
+from suite.declare import Greater, Less, Similar, Tier
+from suite.registry import validate
 from suite.verdicts import judge
 
 
@@ -11,7 +12,7 @@ def _abl(hypotheses):
     return validate(
         name="toy", section="0", claim="c", data=None, factors={"arm": ["a", "b"], "size": [1, 2]},
         metrics={"acc": "accuracy"}, hypotheses=hypotheses, config={},
-        tiers={t: Tier(seeds=1) for t in ("smoke", "quick", "full")}, train=lambda ctx: {},
+        tiers={t: Tier(seeds=1) for t in ("smoke", "quick", "full")}, train=lambda ctxs: [],
     )
 
 
@@ -79,7 +80,7 @@ def test_best_compares_each_side_at_its_own_best_setting():
         name="toy", section="0", claim="c", data=None, factors={"opt": ["x", "y"], "lr": [0.1, 1.0]},
         metrics={"acc": "test", "val": "validation"}, config={},
         hypotheses=[Greater("acc", {"opt": "x"}, {"opt": "y"}, best={"lr": "val"})],
-        tiers={t: Tier(seeds=1) for t in ("smoke", "quick", "full")}, train=lambda ctx: {},
+        tiers={t: Tier(seeds=1) for t in ("smoke", "quick", "full")}, train=lambda ctxs: [],
     )
     # x is best at lr 1.0 (val 0.9), y at lr 0.1 (val 0.8); at those settings x's accuracy is higher.
     table = {("x", 0.1): (0.5, 0.3), ("x", 1.0): (0.9, 0.7), ("y", 0.1): (0.8, 0.6), ("y", 1.0): (0.2, 0.9)}
@@ -108,7 +109,7 @@ def _trials_abl(hypotheses):
     return validate(
         name="toy", section="0", claim="c", data=None, factors={"cell": ["x", "y"], "trial": [0, 1, 2, 3, 4]},
         metrics={"acc": "test", "val": "validation"}, config={}, hypotheses=hypotheses,
-        tiers={t: Tier(seeds=1) for t in ("smoke", "quick", "full")}, train=lambda ctx: {},
+        tiers={t: Tier(seeds=1) for t in ("smoke", "quick", "full")}, train=lambda ctxs: [],
     )
 
 

@@ -1,7 +1,7 @@
 """``python -m suite report``: HTML, PDF and CSV/parquet reports built from the store alone (no training).
 
-Declarations an ablation may make for its report (figures, reference numbers) live in
-:mod:`suite.report.declare`. Plotting and PDF libraries are imported only when a report is built.
+They render the judged results of :mod:`suite.results`; the figures and reference numbers an ablation wants are
+part of its declaration (:mod:`suite.declare`). Plotting and PDF libraries are imported only when a report is built.
 """
 
 from __future__ import annotations
@@ -45,30 +45,33 @@ def _size(path: Path) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.0f} kB"
 
 
-def build_reports(args) -> int:
-    """Build the requested formats for the named ablations (all when none are named) into ``args.out``."""
+def build_reports(names: list[str], *, formats: str = "html,pdf", out: str | Path = "reports",
+                  tier: str | None = None, results: str | Path | None = None) -> list[Path]:
+    """Build ``formats`` (comma-separated: html, pdf, csv, parquet) for the named ablations (all when none are
+    named), from the results directory ``results`` (default: the usual one), into ``out``; prints what it wrote
+    and returns the paths. Raises UsageError for an unknown format or tier, SuiteError when a format cannot be made."""
     from suite.registry import TIERS
-    from suite.report import collect
+    from suite.results import stored
     from suite.store import Store
 
     started = time.perf_counter()
-    formats = _formats(args.format)
-    if args.tier is not None and args.tier not in TIERS:
-        raise UsageError(f"unknown tier {args.tier!r}; tiers: {', '.join(TIERS)}")
-    ablations = _ablations(args.names)
+    formats = _formats(formats)
+    if tier is not None and tier not in TIERS:
+        raise UsageError(f"unknown tier {tier!r}; tiers: {', '.join(TIERS)}")
+    ablations = _ablations(names)
     if {"html", "pdf"} & set(formats):
         _require("jinja2", "matplotlib", "seaborn")
     if "pdf" in formats:
         from suite.report import pdf
 
         pdf.check()
-    out = Path(args.out)
+    out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SuiteError(f"cannot create the report directory {out}: {exc.strerror or exc}") from None
-    store = Store(args.results)
-    results = {abl.name: collect.stored(abl, store, [args.tier] if args.tier else None) for abl in ablations}
+    store = Store(results)
+    results = {abl.name: stored(abl, store, [tier] if tier else None) for abl in ablations}
     # The records are millions of small objects that every full garbage collection would scan again while
     # the figures are drawn; they live until the end anyway.
     gc.freeze()
@@ -80,9 +83,9 @@ def build_reports(args) -> int:
 
             # Figures of each ablation's largest tier only: smaller tiers check the machinery, and every
             # figure costs time twice (drawn here, painted again into the PDF).
-            drawn = {(abl.name, tier): figures.draw(abl, r) if tier == max(results[abl.name], key=TIERS.index)
-                     else [] for abl in ablations for tier, r in results[abl.name].items()}
-            page = html.render(ablations, results, drawn, args.tier)
+            drawn = {(abl.name, t): figures.draw(r) if t == max(results[abl.name], key=TIERS.index)
+                     else [] for abl in ablations for t, r in results[abl.name].items()}
+            page = html.render(ablations, results, drawn, tier)
             if "html" in formats:
                 (out / "report.html").write_text(page, encoding="utf-8")
                 written.append(out / "report.html")
@@ -107,4 +110,4 @@ def build_reports(args) -> int:
     if tables:
         print(f"wrote {len(tables)} table{'s' if len(tables) != 1 else ''} under {out / 'tables'}")
     print(f"{len(ablations)} ablations, {ran} with stored results, in {time.perf_counter() - started:.1f} s")
-    return 0
+    return written

@@ -8,14 +8,14 @@ from pathlib import Path
 import pandas as pd
 
 from suite.errors import SuiteError
-from suite.report import collect
+from suite.results import Result, deciding
 
 TABLES = ("runs", "metrics", "curves", "probes", "summary", "hypotheses")
 CLAIM_COLUMNS = ["ablation", "section", "claim", "tier", "verdict", "verdicts_by_device", "deciding_hypothesis",
                  "metric", "diff", "ci_low", "ci_high", "p_adj", "seeds", "devices", "runs", "runs_planned"]
 
 
-def _tables(result: collect.TierResult) -> dict[str, pd.DataFrame]:
+def _tables(result: Result) -> dict[str, pd.DataFrame]:
     j = result.judgement
     return {"runs": j.runs, "metrics": result.metrics, "curves": result.curves, "probes": result.probes,
             "summary": j.summary.assign(tier=result.tier), "hypotheses": j.hypotheses.assign(tier=result.tier)}
@@ -26,7 +26,7 @@ def claims(results: dict) -> pd.DataFrame:
     rows = []
     for name, tiers in results.items():
         for tier, r in tiers.items():
-            d = collect.deciding(r) or {}
+            d = deciding(r) or {}
             rows.append({"ablation": name, "section": r.abl.section, "claim": r.abl.claim, "tier": tier,
                          "verdict": r.judgement.claim,
                          "verdicts_by_device": "; ".join(f"{k}: {v}" for k, v in r.judgement.claims.items()),

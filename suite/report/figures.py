@@ -1,7 +1,7 @@
 """Figures from the tidy tables: learning curves, final metrics per variant, per-layer probe profiles, paths.
 
-The engine draws the common figures of any ablation; an ablation adds its own through
-:mod:`suite.report.declare`. Factors are laid out by how much the hypotheses rest on them: the most compared one
+The report draws the common figures of any ablation (learning curves, and each hypothesis metric per variant);
+an ablation declares the others (``figures=`` in its declaration, :mod:`suite.declare`). Factors are laid out by how much the hypotheses rest on them: the most compared one
 gets the colour (or the x axis), the next ones the panel columns and rows, and any left over are held at the
 value the hypotheses use most, which the caption states. A factor keeps its colours across figures.
 """
@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 
 from suite import stats, tables
-from suite.errors import SuiteError
+from suite.declare import Curves, Custom, Path, Points, Profile
+from suite.plan import DEVICES
 from suite.registry import Ablation
-from suite.report.collect import DEVICES, TierResult
-from suite.report.declare import Curves, Custom, Path, Points, Profile, declared
+from suite.results import Result
 
 WIDTH = 6.8  # inches: about the text width of A4 with 16 mm margins, so that figures print near their drawn size
 PANEL_HEIGHT = 1.7  # inches of plot area per panel
@@ -36,19 +36,7 @@ MARKERS = "osD^vPX<>*"
 # Lines are told apart by dashes as well as colour (for print and colour blindness): dashes cost nothing to
 # draw, where markers are one more object per point, here and in the PDF.
 DASHES = [(), (4, 1.5), (1, 1.2), (5, 1.5, 1, 1.5), (2.5, 2.5), (7, 2), (5, 1.5, 1, 1.5, 1, 1.5)]
-# The probe statistics the book's claims are about, drawn for any ablation that records them; an ablation
-# declares a Profile for any other.
-COMMON_PROBES = ("grad_preact_norm", "activation_var", "grad_input_norm")
 WHEN = {"init": "before training", "final": "after training"}
-# Labels of what the training loop logs and suite.probes measures; an ablation's metric descriptions come first.
-COMMON_METRICS = {"train_loss": "training loss", "val_loss": "validation loss", "lr": "learning rate",
-                  "train_acc": "training accuracy (fraction)", "val_acc": "validation accuracy (fraction)",
-                  "test_acc": "test accuracy (fraction)"}
-PROBE_LABELS = {"grad_preact_norm": "pre-activation gradient norm, per example",
-                "grad_weight_norm": "weight-gradient norm", "activation_var": "activation variance",
-                "saturated_frac": "saturated units (fraction)", "dead_frac": "dead units (fraction)",
-                "grad_input_norm": "input-gradient norm, per example"}
-POSITION_LABELS = {"layer": "hidden layer (1 = nearest the input)", "t": "steps before the end of the sequence"}
 
 
 @dataclass
@@ -73,14 +61,10 @@ def _pyplot():
     return plt
 
 
-def describe(abl: Ablation, name: str) -> str:
-    return abl.metrics.get(name) or COMMON_METRICS.get(name) or PROBE_LABELS.get(name) or name
-
-
 def axis_label(abl: Ablation, name: str) -> str:
     """The metric's name with the unit its description ends with, e.g. 'test_acc (fraction)', when that is
     short enough for an axis; the caption gives the whole description."""
-    unit = re.search(r"\(([^()]+)\)\s*$", describe(abl, name))
+    unit = re.search(r"\(([^()]+)\)\s*$", abl.describe(name))
     return f"{name} ({unit.group(1)})" if unit and len(unit.group(1)) <= 24 else name
 
 
@@ -88,8 +72,11 @@ def axis_label(abl: Ablation, name: str) -> str:
 class FigureData:
     """One tier's results of one ablation, with the tidy tables built on first use."""
 
-    abl: Ablation
-    result: TierResult
+    result: Result
+
+    @property
+    def abl(self) -> Ablation:
+        return self.result.abl
 
     @property
     def curves(self) -> pd.DataFrame:
@@ -166,12 +153,7 @@ def _variant(values: dict) -> str:
 
 def layout(fd: FigureData, spec, roles: tuple[str, ...]) -> Layout:
     """Assign factors to roles: the spec's own choices, then the ranking; the rest held at their headline value."""
-    known = [*fd.abl.factors, "device"]
-    chosen = {r: getattr(spec, r) for r in roles if getattr(spec, r, None)}
-    for factor in [*chosen.values(), *spec.where]:
-        if factor not in known:
-            raise SuiteError(f"ablation {fd.abl.name!r}: figure {type(spec).__name__}: {factor!r} is not a factor "
-                             f"(factors: {', '.join(fd.abl.factors)})")
+    chosen = {r: getattr(spec, r) for r in roles if getattr(spec, r, None)}  # checked by the registry
     # A factor the hypotheses tune over (e.g. random hyperparameter trials) is a nuisance: pooled, not shown.
     tuned = {f for h in fd.abl.hypotheses for f in h.tuned}
     free = [f for f in fd.ranking if f not in chosen.values() and f not in spec.where]
@@ -377,7 +359,7 @@ def draw_curves(plt, fd: FigureData, spec: Curves) -> list[Figure]:
                 _log_axis(ax)
         uri = _finish(plt, fig, fd, lay.hue, handles, x_label,
                       axis_label(fd.abl, metric) + (" (log scale)" if log_y else ""))
-        caption = (f"Learning curves: {describe(fd.abl, metric)} per {x_label}, mean over seeds with its 95% "
+        caption = (f"Learning curves: {fd.abl.describe(metric)} per {x_label}, mean over seeds with its 95% "
                    f"CI band (t interval)" + (f", one line per {lay.hue}" if lay.hue else "") + "."
                    + lay.note() + _runs_note(fd, df) + " Runs that diverged stop where they diverged.")
         out.append(Figure(uri, f"{caption} {spec.caption}".strip()))
@@ -421,7 +403,7 @@ def draw_points(plt, fd: FigureData, spec: Points) -> list[Figure]:
             ax.set_xlim(-0.5, len(xs) - 0.5)
     uri = _finish(plt, fig, fd, lay.hue, handles, x or "", axis_label(fd.abl, spec.metric))
     excluded = int(df["n_excluded"].sum())
-    what = describe(fd.abl, spec.metric)
+    what = fd.abl.describe(spec.metric)
     caption = (f"{what[:1].upper()}{what[1:]}: mean over runs with its 95% CI (t interval) per variant, "
                f"n = {_range(df['n'])} runs each."
                + lay.note() + (f" {excluded} non-finite values (diverged runs) are left out." if excluded else ""))
@@ -469,8 +451,8 @@ def draw_profile(plt, fd: FigureData, spec: Profile) -> list[Figure]:
         _bands(ax, sub, position, lay.hue, fd, handles)
         if log_y:
             _log_axis(ax)
-    label = spec.label or PROBE_LABELS.get(spec.stat, spec.stat)
-    uri = _finish(plt, fig, fd, lay.hue, handles, POSITION_LABELS.get(position, position),
+    label = spec.label or fd.abl.describe(spec.stat)
+    uri = _finish(plt, fig, fd, lay.hue, handles, fd.abl.describe(position),
                   label + (" (log scale)" if log_y else ""))
     caption = (f"Probe {spec.stat}" + (f" ({label})" if label != spec.stat else "") + f" per {position}, "
                + " and ".join(WHEN[w] for w in spec.at) + ": mean over seeds with its 95% CI band."
@@ -513,29 +495,22 @@ def _covered(specs: list, kind: type, attr: str | None) -> set:
 
 def specs_for(fd: FigureData) -> list:
     """The ablation's declared figures, then the common ones that a declaration does not already cover."""
-    own, _ = declared(fd.abl)
+    own = list(fd.abl.figures)
     common: list = [] if _covered(own, Curves, None) else [Curves()]
     done = _covered(own, Points, "metric")
     common += [Points(metric=m) for m in dict.fromkeys(h.metric for h in fd.abl.hypotheses) if m not in done]
-    if not fd.probes.empty:
-        recorded = list(dict.fromkeys(fd.probes["stat"]))
-        done = _covered(own, Profile, "stat")
-        common += [Profile(stat=s) for s in COMMON_PROBES if s in recorded and s not in done]
     return [*own, *common]
 
 
 DRAW = {Curves: draw_curves, Points: draw_points, Profile: draw_profile, Path: draw_path}
 
 
-def draw(abl: Ablation, result: TierResult) -> list[Figure]:
+def draw(result: Result) -> list[Figure]:
     """Every figure of one tier of one ablation."""
     plt = _pyplot()
-    fd = FigureData(abl, result)
+    fd = FigureData(result)
     out = []
     for spec in specs_for(fd):
-        if type(spec) not in (*DRAW, Custom):
-            raise SuiteError(f"ablation {abl.name!r}: {spec!r} is not a figure; declare Curves, Points, Profile, "
-                             "Path or Custom from suite.report.declare")
         if isinstance(spec, Custom):
             out.append(Figure(_save(plt, spec.draw(fd)), spec.caption))
         else:

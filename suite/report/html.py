@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import math
 import re
 
 import pandas as pd
 
 import suite
-from suite.cli import _fmt
+from suite import present, results
+from suite.present import fmt
 from suite.registry import Ablation
-from suite.report import collect
-from suite.report.collect import TierResult
-from suite.report.declare import declared
+from suite.results import Result
 from suite.stats import ALPHA
 
 SYMBOLS = {"reproduced": "\u2713", "contradicted": "\u2717", "inconclusive": "?", "not run": "\u2013"}
@@ -28,16 +26,6 @@ def badge(verdict: str):
 
     return Markup(f'<span class="badge {verdict.replace(" ", "-")}">{SYMBOLS.get(verdict, "")} '
                   f'{escape(verdict)}</span>')
-
-
-def ci(diff, low, high) -> str:
-    return f"{_fmt(diff)} [{_fmt(low)}, {_fmt(high)}]"
-
-
-def _seconds(s: float) -> str:
-    if math.isnan(s):
-        return "-"
-    return f"{s:.2g} s" if s < 60 else f"{s / 60:.1f} min" if s < 3600 else f"{s / 3600:.1f} h"
 
 
 def _inline(text: str):
@@ -69,42 +57,21 @@ def _when(stamp: str) -> str:
 
 
 def _span(records: list[dict]) -> str | None:
-    span = collect.finished_range(records)
+    span = results.finished_range(records)
     if span is None:
         return None
     first, last = _when(span[0]), _when(span[1])
     return first if first == last else f"{first} to {last}"
 
 
-def _hnum(abl: Ablation) -> dict[str, int]:
-    return {h.describe(): i for i, h in enumerate(abl.hypotheses, 1)}
-
-
-def stats_table(abl: Ablation, result: TierResult) -> dict:
+def stats_table(result: Result) -> dict:
     """The numbers behind each hypothesis, one row per (hypothesis, device)."""
-    h = result.judgement.hypotheses
-    multi = len(result.devices) > 1
-    tuned = "tuned" in h and h["tuned"].notna().any()
-    similar = "margin" in h and h["margin"].notna().any()
-    cols = ["H", *(["device"] if multi else []), "test", "n A/B", "mean A", "mean B", "A \u2212 B [95% CI]",
-            "effect size", "p", "p Holm", *(["margin"] if similar else []), *(["tuned"] if tuned else []), "verdict"]
-    index = _hnum(abl)
-    rows = []
-    for r in h.to_dict("records"):
-        n = f"{r.get('n_a', 0)}/{r.get('n_b', 0)}"
-        excluded = r.get("n_excluded")
-        if excluded and excluded == excluded:
-            n += f" ({int(excluded)} excluded)"
-        rows.append([f"H{index.get(r['hypothesis'], '?')}", *([r["device"]] if multi else []), r.get("test", "-"), n,
-                     _fmt(r.get("mean_a")), _fmt(r.get("mean_b")), ci(r.get("diff"), r.get("ci_low"), r.get("ci_high")),
-                     _fmt(r.get("effect_size")), _fmt(r.get("p")), _fmt(r.get("p_adj")),
-                     *([_fmt(r.get("margin"))] if similar else []),
-                     *([r["tuned"] if isinstance(r.get("tuned"), str) else "-"] if tuned else []),
-                     badge(r["verdict"])])
-    return {"columns": cols, "rows": rows}
+    columns, rows = present.hypothesis_table(result.abl, result.judgement.hypotheses)
+    return {"columns": columns,
+            "rows": [[badge(r[c]) if c == "verdict" else r[c] for c in columns] for r in rows]}
 
 
-def setup_table(abl: Ablation, result: TierResult) -> list[tuple[str, str]]:
+def setup_table(abl: Ablation, result: Result) -> list[tuple[str, str]]:
     tier = abl.tiers[result.tier]
     grid = abl.grid(result.tier)
     config = {k: p.default for k, p in abl.config.items()} | dict(tier.config)
@@ -119,25 +86,22 @@ def setup_table(abl: Ablation, result: TierResult) -> list[tuple[str, str]]:
         ("variants \u00d7 seeds", f"{abl.n_variants(result.tier)} \u00d7 {tier.seeds}"),
         ("runs stored", f"{len(result.records)} of {result.planned} planned ({statuses})"),
         ("devices", ", ".join(result.devices)),
-        ("compute", f"{_seconds(wall.sum())} in all, {_seconds(wall.median())} per run (median)"),
+        ("compute", f"{present.seconds(wall.sum())} in all, {present.seconds(wall.median())} per run (median)"),
         ("finished", _span(result.records) or "-"),
         ("code version", abl.code_version),
     ]
     return rows
 
 
-def unfinished_table(abl: Ablation, result: TierResult) -> dict | None:
-    df = collect.unfinished(abl, result.judgement.runs)
-    if df.empty:
+def unfinished_table(result: Result) -> dict | None:
+    rows = present.unfinished_rows(result.unfinished)
+    if not rows:
         return None
-    factors = [c for c in df.columns if c not in ("device", "seeds", "diverged", "failed")]
-    rows = [[r["device"], ", ".join(f"{f} = {r[f]}" for f in factors),
-             "; ".join(f"{r[s]} of {r['seeds']} seeds {s}" for s in ("diverged", "failed") if r[s])]
-            for r in df.to_dict("records")]
-    return {"columns": ["device", "variant", "did not finish"], "rows": rows}
+    return {"columns": ["device", "variant", "did not finish"],
+            "rows": [[r["device"], r["variant"], r["what"]] for r in rows]}
 
 
-def devices_section(abl: Ablation, result: TierResult) -> dict | None:
+def devices_section(abl: Ablation, result: Result) -> dict | None:
     """Timing per device, and whether each hypothesis got the same verdict on every device."""
     if len(result.devices) < 2:
         return None
@@ -147,9 +111,9 @@ def devices_section(abl: Ablation, result: TierResult) -> dict | None:
         wall, train = pd.to_numeric(g["wall_s"], errors="coerce"), pd.to_numeric(g["train_s"], errors="coerce")
         rate = pd.to_numeric(g["samples_per_s"], errors="coerce")
         timing.append([device, ", ".join(sorted(set(g["device_name"].dropna().astype(str)))), str(len(g)),
-                       _seconds(wall.median()), _seconds(train.median()), _fmt(rate.median()), _seconds(wall.sum())])
+                       present.seconds(wall.median()), present.seconds(train.median()), fmt(rate.median()), present.seconds(wall.sum())])
     h = result.judgement.hypotheses
-    index = _hnum(abl)
+    index = present.numbers(abl)
     agree = []
     for hyp, g in h.groupby("hypothesis", sort=False):
         by_device = dict(zip(g["device"], g["verdict"]))
@@ -163,9 +127,9 @@ def devices_section(abl: Ablation, result: TierResult) -> dict | None:
             "agreement": {"columns": ["H", *result.devices, "agree"], "rows": agree}}
 
 
-def references_table(abl: Ablation, result: TierResult) -> dict | None:
+def references_table(abl: Ablation, result: Result) -> dict | None:
     """Reference numbers the ablation declares, beside our mean and CI for the runs they correspond to."""
-    _, refs = declared(abl)
+    refs = abl.references
     summary = result.judgement.summary
     if not refs or summary.empty:
         return None
@@ -179,64 +143,59 @@ def references_table(abl: Ablation, result: TierResult) -> dict | None:
         for r in shown:
             variant = ", ".join(f"{f} = {r[f]}" for f in ["device", *factors] if f in r and f not in ref.where
                                 and summary[f].nunique() > 1)
-            rows.append([ref.source, ref.setting or "-", ref.metric, _fmt(float(ref.value)), variant or "-",
-                         ci(r.get("mean"), r.get("ci_low"), r.get("ci_high")) if r else "not run",
+            rows.append([ref.source, ref.setting or "-", ref.metric, fmt(float(ref.value)), variant or "-",
+                         present.ci(r.get("mean"), r.get("ci_low"), r.get("ci_high")) if r else "not run",
                          str(r.get("n", 0))])
     return {"columns": ["source", "their setting", "metric", "theirs", "our runs", "ours: mean [95% CI]", "n"],
             "rows": rows}
 
 
-def tier_view(abl: Ablation, result: TierResult, figures: list, figures_tier: str) -> dict:
+def tier_view(abl: Ablation, result: Result, figures: list, figures_tier: str) -> dict:
     j = result.judgement
-    by_device = "; ".join(f"{d}: {v}" for d, v in j.claims.items()) if len(j.claims) > 1 else ""
     return {"tier": result.tier, "id": f"{abl.name}-{result.tier}", "verdict": j.claim, "badge": badge(j.claim),
-            "by_device": by_device, "setup": setup_table(abl, result), "stats": stats_table(abl, result),
-            "unfinished": unfinished_table(abl, result), "devices": devices_section(abl, result),
+            "by_device": present.by_device(j.claims), "setup": setup_table(abl, result), "stats": stats_table(result),
+            "unfinished": unfinished_table(result), "devices": devices_section(abl, result),
             "references": references_table(abl, result), "figures": figures, "figures_tier": figures_tier}
 
 
-def summary_row(abl: Ablation, result: TierResult | None) -> dict:
+def summary_row(abl: Ablation, result: Result | None) -> dict:
     row = {"name": abl.name, "section": abl.section, "claim": abl.claim, "tier": result.tier if result else "-"}
     if result is None:
         return row | {"verdict": "not run", "badge": badge("not run"), "effect": "-", "p": "-", "seeds": "-",
                       "devices": "-", "runs": "0"}
-    d = collect.deciding(result)
-    effect = (f"H{_hnum(abl).get(d['hypothesis'], '?')} ({d['metric']}): "
-              + ci(d.get("diff"), d.get("ci_low"), d.get("ci_high"))) if d else "-"
+    d = results.deciding(result)
+    effect = (f"H{present.numbers(abl).get(d['hypothesis'], '?')} ({d['metric']}): "
+              + present.ci(d.get("diff"), d.get("ci_low"), d.get("ci_high"))) if d else "-"
     seeds = f"{result.seeds} seed" + ("s" if result.seeds != 1 else "")
     return row | {"verdict": result.judgement.claim, "badge": badge(result.judgement.claim), "effect": effect,
-                  "p": _fmt(d.get("p_adj")) if d else "-", "seeds": seeds, "devices": ", ".join(result.devices),
+                  "p": fmt(d.get("p_adj")) if d else "-", "seeds": seeds, "devices": ", ".join(result.devices),
                   "runs": f"{len(result.records)} of {result.planned}"}
 
 
 def environment_table(records: list[dict]) -> dict:
     """One column per distinct environment, one row per property: a few environments, many properties."""
-    env = collect.environments(records)
+    env = results.environments(records)
     if env.empty:
         return {"columns": [], "rows": []}
     env["git_commit"] = env["git_commit"].str[:10]
-    cols = ["device", *collect.ENV_KEYS, "runs", "ablations"]
+    cols = ["device", *results.ENV_KEYS, "runs", "ablations"]
     return {"columns": ["", *(f"environment {i}" for i in range(1, len(env) + 1))],
             "rows": [[c.replace("_", " "), *env[c].astype(str)] for c in cols]}
 
 
-def render(ablations: list[Ablation], results: dict, figures: dict, tier_filter: str | None) -> str:
-    """The whole report page. ``results``: name -> tier -> TierResult; ``figures``: (name, tier) -> figures."""
+def render(ablations: list[Ablation], by_name: dict, figures: dict, tier_filter: str | None) -> str:
+    """The whole report page. ``by_name``: name -> tier -> Result; ``figures``: (name, tier) -> figures."""
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("suite.report", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True,
                              lstrip_blocks=True, undefined=jinja2.StrictUndefined)
     sections, summary, records = [], [], []
-    described: dict[str, str] = {}  # module docstring -> the first ablation shown with it
     for abl in ablations:
-        tiers = results[abl.name]
+        tiers = by_name[abl.name]
         drawn_tier = next((t for t in tiers if figures[abl.name, t]), None)
         run_cmd = f"python -m suite run {abl.name}" + (f" --tier {tier_filter}" if tier_filter else "")
-        # Ablations declared in one module share its docstring: it is shown once, and referred to after.
-        about_ref = described.setdefault(abl.about, abl.name) if abl.about else abl.name
-        sections.append({"name": abl.name, "section": abl.section, "claim": abl.claim,
-                         "about": paragraphs(abl.about) if about_ref == abl.name else [], "about_ref": about_ref,
+        sections.append({"name": abl.name, "section": abl.section, "claim": abl.claim, "about": paragraphs(abl.about),
                          "hypotheses": [h.describe() for h in abl.hypotheses], "metrics": list(abl.metrics.items()),
                          "tiers": [tier_view(abl, r, figures[abl.name, t], drawn_tier) for t, r in tiers.items()],
                          "run_cmd": run_cmd})

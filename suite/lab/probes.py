@@ -1,6 +1,10 @@
-"""Per-layer statistics of a network on a fixed probe batch: gradient norms, saturation, dead units.
+"""Probes: what a network does inside, on a fixed probe batch.
 
-Layers are numbered from 1 (closest to the input) to depth (the last hidden layer).
+- Per-layer statistics of an MLP: gradient norms, activation variance, saturation, dead units. Layers are numbered
+  from 1 (closest to the input) to depth (the last hidden layer).
+- The gradient of a sequence model's loss with respect to each input step (how far back the gradient reaches).
+
+Their names and meanings, for figures, are in :mod:`suite.lab.names` (``LAYER_PROBES``, ``INPUT_GRADIENT_PROBES``).
 """
 
 from __future__ import annotations
@@ -47,3 +51,26 @@ def ratio_log10(rows: list[dict], stat: str) -> float:
 def mean_stat(rows: list[dict], stat: str) -> float:
     values = [r["value"] for r in rows if r["stat"] == stat]
     return sum(values) / len(values) if values else math.nan
+
+
+def input_gradient_rows(model: nn.Module, task, x: torch.Tensor, y: torch.Tensor) -> list[dict]:
+    """Per-example norm of d loss / d x_t for every step, in float64 so that tiny gradients do not underflow.
+
+    Rows {"t": steps before the end (0 = the last input), "stat": "grad_input_norm", "value": ...}.
+    """
+    import copy
+
+    probe = copy.deepcopy(model).double()
+    x = x.double().requires_grad_(True)
+    y = y.double() if task.regression else y
+    (grad,) = torch.autograd.grad(task.loss(probe(x), y), x)
+    norms = grad.norm(dim=2).mean(0) * len(x)  # per example: the mean loss divides each gradient by n
+    last = len(norms) - 1
+    return [{"t": last - t, "stat": "grad_input_norm", "value": v} for t, v in enumerate(norms.tolist())]
+
+
+def decay_log10(rows: list[dict]) -> float:
+    """log10 of the gradient reaching the first input over the gradient at the last one (0: no decay)."""
+    by_t = {r["t"]: r["value"] for r in rows if r["stat"] == "grad_input_norm"}
+    first, last = by_t[max(by_t)], by_t[0]
+    return math.log10(first / last) if first > 0 and last > 0 else float("-inf")

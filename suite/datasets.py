@@ -1,13 +1,13 @@
-"""Datasets for the experiments: digits, MNIST-1D and MNIST, as standardized tensors.
+"""Where the datasets come from: digits, MNIST-1D and MNIST as standardized numpy splits (no torch).
 
 Every dataset comes with fixed train/validation/test splits that never depend on a
 run's seed, so runs with different seeds are compared on the same examples.
 Features are flattened and standardized with statistics of the training split only.
+The lab turns the splits into tensors on a device (:mod:`suite.lab.data`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import gzip
 import hashlib
@@ -51,48 +51,21 @@ _MNIST_FILES = {
 _DOWNLOAD_TIMEOUT_S = 10
 
 
-@dataclass(frozen=True, eq=False)  # eq=False: comparing tensors with == is not a bool
-class Dataset:
+@dataclass(frozen=True, eq=False)  # eq=False: comparing arrays with == is not a bool
+class Splits:
+    """A dataset's fixed splits as numpy arrays: x float32 (n, features), flattened and standardized; y int64."""
+
     name: str
-    x_train: torch.Tensor  # float32 (n, features), flattened and standardized
-    y_train: torch.Tensor  # int64 class labels
-    x_val: torch.Tensor
-    y_val: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
     shape: tuple[int, ...]  # one example's original shape, e.g. (8, 8)
     n_classes: int
 
-    _TENSORS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
-
-    @property
-    def n_features(self) -> int:
-        return int(self.x_train.shape[1])
-
-    def to(self, device) -> Dataset:
-        """All tensors on `device`; returns self when they are already there."""
-        import torch
-
-        device = torch.device(device)
-        tensors = {k: getattr(self, k) for k in self._TENSORS}
-        if all(_on_device(t, device) for t in tensors.values()):
-            return self
-        return dataclasses.replace(self, **{k: t.to(device) for k, t in tensors.items()})
-
-    def subset_train(self, n: int) -> Dataset:
-        """The first n training examples (the split is already shuffled, so this is a
-        fixed random sample); validation and test are unchanged, and so is the
-        standardization, which was fitted on the full training split."""
-        if n < 1:
-            raise DataError(f"subset_train needs n >= 1, got {n}; ask for at least one training example")
-        if n >= len(self.y_train):
-            return self
-        return dataclasses.replace(self, x_train=self.x_train[:n], y_train=self.y_train[:n])
-
-
-def _on_device(t: torch.Tensor, device: torch.device) -> bool:
-    # torch.device("cuda") has no index and should match a tensor on "cuda:0".
-    return t.device == device or (device.index is None and t.device.type == device.type)
+    ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 
 
 def default_cache_dir() -> Path:
@@ -107,8 +80,11 @@ def load(
     data_dir: str | Path | None = None,
     cache_dir: str | Path | None = None,
     download: bool = True,
-) -> Dataset:
-    """Load a dataset by name; repeated calls in one process return the same object."""
+) -> Splits:
+    """A dataset's splits by name; repeated calls in one process return the same object.
+
+    Raises :class:`DataError` (one line: what is missing and how to provide it) for an unknown name, missing or
+    damaged files, or a failed download."""
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
     cache = Path(cache_dir if cache_dir is not None else default_cache_dir()).expanduser().resolve()
@@ -123,7 +99,7 @@ def load(
 
 
 @functools.lru_cache(maxsize=None)  # failures raise, so they are not cached and get retried
-def _load_cached(name: str, data_dir: Path | None, cache: Path | None, download: bool) -> Dataset:
+def _load_cached(name: str, data_dir: Path | None, cache: Path | None, download: bool) -> Splits:
     if name == "digits":
         return _load_digits()
     if name == "mnist1d":
@@ -131,21 +107,7 @@ def _load_cached(name: str, data_dir: Path | None, cache: Path | None, download:
     return _load_mnist(data_dir, cache, download)
 
 
-def batch_indices(n: int, batch_size: int, generator: torch.Generator, device=None) -> list[torch.Tensor]:
-    """One epoch of minibatches: a permutation of 0..n-1 drawn from `generator`, split
-    into index tensors of `batch_size` (the last may be smaller)."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    import torch
-
-    # Draw on the generator's own device (randperm requires it), then move.
-    perm = torch.randperm(n, generator=generator, device=generator.device)
-    if device is not None:
-        perm = perm.to(device)
-    return list(perm.split(batch_size)) if n > 0 else []  # split() of an empty tensor yields one empty batch
-
-
-# --- building a Dataset --------------------------------------------------------------
+# --- building the splits --------------------------------------------------------------
 
 
 def _standardize(x_train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
@@ -160,29 +122,17 @@ def _standardize(x_train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     return [((x.astype(np.float64) - mean) / std).astype(np.float32) for x in (x_train, *others)]
 
 
-def _make(name, shape, n_classes, x_train, y_train, x_val, y_val, x_test, y_test) -> Dataset:
-    import torch  # here, not at the top: `list`, `show` and `report` import this module and need no torch
-
+def _make(name, shape, n_classes, x_train, y_train, x_val, y_val, x_test, y_test) -> Splits:
     flat = [x.reshape(len(x), -1) for x in (x_train, x_val, x_test)]
     xs = _standardize(*flat)
     ys = [np.asarray(y, dtype=np.int64) for y in (y_train, y_val, y_test)]
-    return Dataset(
-        name=name,
-        x_train=torch.from_numpy(xs[0]),
-        y_train=torch.from_numpy(ys[0]),
-        x_val=torch.from_numpy(xs[1]),
-        y_val=torch.from_numpy(ys[1]),
-        x_test=torch.from_numpy(xs[2]),
-        y_test=torch.from_numpy(ys[2]),
-        shape=tuple(shape),
-        n_classes=n_classes,
-    )
+    return Splits(name, xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], tuple(shape), n_classes)
 
 
 # --- digits -------------------------------------------------------------------------
 
 
-def _load_digits() -> Dataset:
+def _load_digits() -> Splits:
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -202,7 +152,7 @@ def _load_digits() -> Dataset:
 # --- MNIST-1D -----------------------------------------------------------------------
 
 
-def _load_mnist1d(cache: Path) -> Dataset:
+def _load_mnist1d(cache: Path) -> Splits:
     arrays = _mnist1d_arrays(cache / "mnist1d" / "mnist1d-default.npz")
     x, y = arrays["x"], arrays["y"]
     # Keep the package's own train/test split; carve validation (1/5) out of train.
@@ -333,7 +283,7 @@ def _find_idx(directory: Path, stem: str) -> Path | None:
     return None
 
 
-def _load_mnist(data_dir: Path | None, cache: Path | None, download: bool) -> Dataset:
+def _load_mnist(data_dir: Path | None, cache: Path | None, download: bool) -> Splits:
     if data_dir is not None:
         if not data_dir.is_dir():
             raise DataError(f"MNIST data directory {data_dir} does not exist; pass --data-dir DIR holding the four IDX files")

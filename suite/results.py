@@ -1,4 +1,8 @@
-"""What a report shows, gathered from the store alone: each ablation's stored runs per tier and their verdicts."""
+"""Results: the one place that turns a plan and a store into judged results.
+
+``run``, ``show``, ``check`` and ``report`` all read their verdicts, summaries and unfinished runs from a
+:class:`Result`; the command line and the report only render it.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +12,21 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from suite import runner, tables, verdicts
+from suite import tables, verdicts
+from suite.plan import DEVICES, RunSpec, plan
 from suite.registry import TIERS, Ablation
 from suite.store import Store
 
-# Every device kind a run can name: a report built on a laptop still finds the GPU runs copied into its store.
-DEVICES = tuple(d for d in runner.DEVICE_CHOICES if d not in ("auto", "all"))
-
 
 @dataclass
-class TierResult:
+class Result:
+    """The stored runs of one plan of one ablation's tier, judged."""
+
     abl: Ablation
     tier: str
     records: list[dict]
     judgement: verdicts.Judgement
-    planned: int  # runs of the tier's default plan on the devices that ran
+    planned: int  # runs of the plan on the devices that ran
 
     # The tidy tables, built once for the figures and the export alike.
     @cached_property
@@ -45,21 +49,31 @@ class TierResult:
     def seeds(self) -> int:
         return len({r["seed"] for r in self.records})
 
+    @property
+    def unfinished(self) -> pd.DataFrame:
+        return unfinished(self.abl, self.judgement.runs)
 
-def stored(abl: Ablation, store: Store, tiers=None) -> dict[str, TierResult]:
-    """The stored records of each tier's default plan, judged; tiers without records are left out."""
+
+def collect(abl: Ablation, specs: list[RunSpec], store: Store) -> Result:
+    """The stored records of ``specs`` (one tier's plan), judged."""
+    records = list(store.records(abl.name, keys=[s.key for s in specs]))
+    ran = {r["device"] for r in records}
+    tier = specs[0].tier if specs else ""
+    return Result(abl, tier, records, verdicts.judge(abl, records), sum(s.device in ran for s in specs))
+
+
+def stored(abl: Ablation, store: Store, tiers=None) -> dict[str, Result]:
+    """The stored records of each tier's default plan (on any device), judged; tiers without records are left
+    out."""
     out = {}
     for tier in tiers or TIERS:
-        specs = runner.plan(abl, tier, devices=DEVICES)
-        records = list(store.records(abl.name, keys=[s.key for s in specs]))
-        if records:
-            ran = {r["device"] for r in records}
-            planned = sum(s.device in ran for s in specs)
-            out[tier] = TierResult(abl, tier, records, verdicts.judge(abl, records), planned)
+        result = collect(abl, plan(abl, tier, devices=DEVICES), store)
+        if result.records:
+            out[tier] = result
     return out
 
 
-def deciding(result: TierResult) -> dict | None:
+def deciding(result: Result) -> dict | None:
     """The hypothesis row that decides the claim's verdict: for "reproduced" the weakest (largest adjusted p)
     of those that all had to reproduce, for "contradicted" the strongest contradiction, for "inconclusive" the
     least conclusive one. Over devices, the rows of the devices whose verdict is the claim's come first."""

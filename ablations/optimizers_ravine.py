@@ -1,10 +1,10 @@
-"""Momentum, Nesterov and Newton's method on convex problems (book 4.4; claim A5, second part).
+"""Momentum, Nesterov and Newton's method in a ravine (book 4.4; claim A5, third part).
 
 The book: in a narrow ravine gradient descent zigzags across the walls and crawls along the floor; momentum damps
 the zigzag and speeds progress along the ravine, and Nesterov's look-ahead does better still; Newton's method,
 with the Hessian, takes near-ideal steps on small problems.
 
-``optimizers_ravine``. f(x) = 1/2 x^T A x with A's eigenvalues spaced geometrically from 1/kappa to 1 (dimension 2
+Setup. f(x) = 1/2 x^T A x with A's eigenvalues spaced geometrically from 1/kappa to 1 (dimension 2
 by default, the textbook picture), condition number kappa from 10 to 10^4 (10^5 in the full tier); each seed draws
 a random starting direction at unit distance from the minimum. Methods: gradient descent, heavy-ball momentum
 (Polyak), Nesterov's accelerated gradient (Sutskever et al.'s form) and Newton's method. Iterations are counted to
@@ -21,15 +21,6 @@ iterations / sqrt(kappa) staying within a factor of 2 while kappa grows a hundre
 along the flattest direction, ``x2`` along the steepest, ``err`` the relative distance; at most 300 iterations,
 log-spaced), for plotting.
 
-``optimizers_newton``. L2-regularized logistic regression on the digits, "is the digit 5 or above?", 64 pixels
-plus a bias; each seed draws 800 of the 1,077 training examples, and every method starts from zero weights. The
-regularization strength (factor ``l2``) sets the conditioning. Methods: damped Newton (full step, halved until
-the Armijo condition holds; Boyd & Vandenberghe) and the three first-order methods, tuned per run over the same
-grid, with L the bound ||X||^2 / 4n + l2 on the Hessian. Iterations are counted to a suboptimality gap of 10^-6 of
-the starting gap, with the optimum found beforehand by Newton's method to machine precision. A method that does
-not converge within ``max_iters`` counts max_iters with ``reached`` = 0. Newton's iterations each solve a 65x65
-linear system, so "fewer iterations" is not "less time"; seconds are reported too.
-
 What differs from the sources. The book's pictures are two-dimensional ravines without numbers; Polyak's and
 Nesterov's rates are asymptotic bounds for optimally chosen parameters, while here the parameters come from a
 coarse grid, so constant factors are the grid's. Counting the first iterate within tolerance favours the methods
@@ -39,43 +30,12 @@ that oscillate (momentum) a little over those that descend monotonically.
 import math
 import time
 
-from suite.registry import Less, Param, Similar, Tier, ablation
+from suite.declare import Less, Param, Similar, Tier
+from suite.registry import ablation
 
 LR_L = [0.24, 0.48, 0.95, 1.9, 3.8, 7.6]
 BETAS = [0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998]
-FIRST_ORDER = {"gd": (False, [0.0]), "momentum": (False, BETAS), "nesterov": (True, BETAS)}
 SQRT_MARGIN = 0.3  # log10(2)
-
-
-def _solve(problem, x0, method: str, *, error, tol: float, max_iters: int):
-    """Run ``method`` (tuned over the grid if first-order) and return its result and a trajectory of the best run."""
-    import numpy as np
-
-    from suite import problems
-
-    if method == "newton":
-        return problems.newton(problem, x0, error=error, tol=tol, max_iters=max_iters, keep_path=True)
-    nesterov, betas = FIRST_ORDER[method]
-    result = problems.tune(problem, x0, np.array(LR_L) / problem.smoothness, betas, error=error, tol=tol,
-                           max_iters=max_iters, nesterov=nesterov)
-    if result.reached:
-        _, path = problems.descend(problem, x0, result.lr, result.beta, error=error, tol=tol,
-                                   max_iters=result.iters, nesterov=nesterov, keep_path=True)
-        result.path = path[:, 0]
-    return result
-
-
-def _metrics(result, seconds: float, smoothness: float, kappa: float | None = None) -> dict:
-    out = {"iters": result.iters, "log10_iters": math.log10(result.iters), "reached": float(result.reached),
-           "solve_s": seconds}
-    if not math.isnan(result.lr):
-        out |= {"lr_L": result.lr * smoothness, "beta": result.beta}
-    if kappa is not None:
-        out |= {"log10_iters_per_sqrt_kappa": math.log10(result.iters) - 0.5 * math.log10(kappa),
-                "log10_iters_per_kappa": math.log10(result.iters) - math.log10(kappa)}
-    return out
-
-
 SOLVER_METRICS = {
     "iters": "iterations to the tolerance (max_iters if not reached)",
     "log10_iters": "log10 of iters",
@@ -130,22 +90,40 @@ SOLVER_METRICS = {
                      factors={"kappa": [10.0, 100.0, 1000.0, 10000.0, 100000.0]},
                      about="kappa up to 10^5, 10 seeds"),
     },
+    labels={"x1": "iterate along the flattest direction", "x2": "iterate along the steepest direction",
+            "err": "distance to the minimum, relative to the start"},
 )
-def train_ravine(ctx):
+def train(ctxs):
+    return [_train(ctx) for ctx in ctxs]
+
+
+def _train(ctx):
     import numpy as np
 
-    from suite.problems import Quadratic
+    from suite.lab.problems import Quadratic, solve
 
     cfg = ctx.cfg
     problem = Quadratic.ravine(cfg.kappa, cfg.dim)
     x0 = np.random.default_rng(ctx.torch_seed).normal(size=cfg.dim)
     x0 /= np.linalg.norm(x0)
     t0 = time.perf_counter()
-    result = _solve(problem, x0, cfg.method, error=problem.distance, tol=cfg.tol, max_iters=cfg.max_iters)
+    result = solve(problem, x0, cfg.method, lrs=np.array(LR_L) / problem.smoothness, betas=BETAS,
+                   error=problem.distance, tol=cfg.tol, max_iters=cfg.max_iters)
     seconds = time.perf_counter() - t0
     if result.path is not None:
         ctx.probe(_trajectory(result.path, problem.distance, cfg.path_points))
-    return _metrics(result, seconds, problem.smoothness, cfg.kappa)
+    return solver_metrics(result, seconds, problem.smoothness, cfg.kappa)
+
+
+def solver_metrics(result, seconds: float, smoothness: float, kappa: float | None = None) -> dict:
+    out = {"iters": result.iters, "log10_iters": math.log10(result.iters), "reached": float(result.reached),
+           "solve_s": seconds}
+    if not math.isnan(result.lr):
+        out |= {"lr_L": result.lr * smoothness, "beta": result.beta}
+    if kappa is not None:
+        out |= {"log10_iters_per_sqrt_kappa": math.log10(result.iters) - 0.5 * math.log10(kappa),
+                "log10_iters_per_kappa": math.log10(result.iters) - math.log10(kappa)}
+    return out
 
 
 def _trajectory(path, error, points: int) -> list[dict]:
@@ -163,45 +141,3 @@ def _trajectory(path, error, points: int) -> list[dict]:
     return rows
 
 
-@ablation(
-    name="optimizers_newton",
-    section="4.4",
-    claim="Newton's method fits a logistic regression in a handful of iterations, far fewer than first-order "
-          "methods.",
-    data="digits",
-    config={
-        "n_examples": Param(800, min=2, help="training examples each seed draws"),
-        "tol": Param(1e-6, min=0.0, help="suboptimality gap, relative to the start, that counts as converged"),
-        "max_iters": Param(20_000, min=1, help="iteration budget"),
-    },
-    factors={"method": ["gd", "momentum", "nesterov", "newton"], "l2": [0.01, 0.0001]},
-    metrics={**SOLVER_METRICS, "kappa": "condition number of the Hessian at the optimum"},
-    hypotheses=[
-        # On a log scale: the l2 strengths pooled here change the first-order counts by orders of magnitude.
-        Less("log10_iters", a={"method": "newton"}, b={"method": m},
-             label=f"Newton's method needs fewer iterations than {name} (log10 iterations)")
-        for m, name in (("gd", "gradient descent"), ("momentum", "heavy-ball momentum"), ("nesterov", "Nesterov"))
-    ],
-    tiers={
-        "smoke": Tier(seeds=2, factors={"l2": [0.01]}, about="seconds: one regularization strength"),
-        "quick": Tier(seeds=5, about="two regularization strengths"),
-        "full": Tier(seeds=10, config={"max_iters": 200_000}, factors={"l2": [0.01, 0.001, 0.0001, 0.00001]},
-                     about="four regularization strengths, a ten times larger budget"),
-    },
-)
-def train_newton(ctx):
-    import numpy as np
-
-    from suite import problems
-
-    cfg, data = ctx.cfg, ctx.data
-    x, y = data.x_train.cpu().double().numpy(), (data.y_train.cpu().numpy() >= 5).astype(float)
-    rows = np.random.default_rng(ctx.torch_seed).permutation(len(x))[: cfg.n_examples]
-    problem = problems.LogisticRegression(x[rows], y[rows], cfg.l2)
-    w0 = np.zeros(problem.dim)
-    w_star, f_star = problems.minimize(problem, w0)  # numpy's BLAS threads are capped by the runner
-    curvature = np.linalg.eigvalsh(problem.hess(w_star))
-    t0 = time.perf_counter()
-    result = _solve(problem, w0, cfg.method, error=problem.gap(f_star), tol=cfg.tol, max_iters=cfg.max_iters)
-    seconds = time.perf_counter() - t0
-    return _metrics(result, seconds, problem.smoothness) | {"kappa": float(curvature.max() / curvature.min())}

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from suite.nn.variants import CELLS, VARIANTS  # noqa: F401 (re-exported)
+from suite.lab.names import CELLS, VARIANTS  # noqa: F401 (re-exported)
 
 
 

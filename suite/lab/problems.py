@@ -181,3 +181,25 @@ def minimize(problem, x0: np.ndarray, iters: int = 50) -> tuple[np.ndarray, floa
     for _ in range(iters):
         x = newton_step(problem, x)
     return x, float(problem.f(x))
+
+
+METHODS = ("gd", "momentum", "nesterov", "newton")
+
+
+def solve(problem, x0: np.ndarray, method: str, *, lrs, betas, error, tol: float, max_iters: int) -> Result:
+    """``method`` run to the tolerance: Newton's method as it is, a first-order method tuned over the grid (learning
+    rates ``lrs`` for every method; momenta ``betas`` for heavy ball and Nesterov, 0 for gradient descent). The
+    result carries the path of the run (the tuned one for a first-order method); for a first-order method that
+    never reached the tolerance, no path."""
+    if method == "newton":
+        return newton(problem, x0, error=error, tol=tol, max_iters=max_iters, keep_path=True)
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+    nesterov = method == "nesterov"
+    result = tune(problem, x0, lrs, betas if method != "gd" else [0.0], error=error, tol=tol, max_iters=max_iters,
+                  nesterov=nesterov)
+    if result.reached:
+        _, path = descend(problem, x0, result.lr, result.beta, error=error, tol=tol, max_iters=result.iters,
+                          nesterov=nesterov, keep_path=True)
+        result.path = path[:, 0]
+    return result

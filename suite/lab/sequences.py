@@ -1,4 +1,4 @@
-"""Sequence tasks for recurrent networks and their training loop.
+"""Sequence tasks for recurrent networks and their training loop (K >= 1 members, one model each).
 
 Long-lag tasks from Hochreiter & Schmidhuber (1997), "Long Short-Term Memory", section 5, with the sequence
 length T as a parameter, and a real task read as a sequence:
@@ -29,7 +29,9 @@ from typing import Callable
 import torch
 from torch import nn
 
-from suite.train import Diverged, make_optimizer
+from suite.context import Diverged
+from suite.lab.nn.recurrent import SequenceModel
+from suite.lab.optim import make_optimizer
 
 TASKS = ("adding", "order", "mnist1d", "digits")
 ADDING_TOLERANCE = 0.04  # Hochreiter & Schmidhuber's criterion for a correctly processed sequence
@@ -161,8 +163,6 @@ def make_task(name: str, *, lag: int = 100, device="cpu", data=None, n_val: int 
 def evaluate(models: list[nn.Module], task: Task, split: list) -> list[tuple[float, float]]:
     """Per model, mean loss and fraction of sequences correct over the chunks of a split (models of one kind,
     run stacked on the same sequences)."""
-    from suite.nn.recurrent import SequenceModel
-
     was_training = [m.training for m in models]
     for m in models:
         m.eval()
@@ -192,10 +192,10 @@ def _pad_stack(batches: list[tuple[torch.Tensor, torch.Tensor]]):
     return torch.stack(xs), torch.stack([y for _, y in batches]), last
 
 
-def train_members(ctxs: list, models: list[nn.Module], task: Task, *, steps: int, lrs: list[float],
+def fit_sequences(ctxs: list, models: list[nn.Module], task: Task, *, steps: int, lrs: list[float],
                   batch_size: int, clip: float, optimizer: str = "adam", eval_every: int = 100,
                   solve_acc: float | None = None, stop_when_solved: bool = False) -> list[dict[str, float] | Diverged]:
-    """Train K models of one kind together (one run context each), on fresh batches of ``task`` for ``steps``
+    """Train K >= 1 models of one kind together (one run context each), on fresh batches of ``task`` for ``steps``
     updates, each with its own learning rate, clipping each one's gradient norm at ``clip``.
 
     Each model draws its batches from its own context's generator and gets exactly its own gradient (the
@@ -208,11 +208,8 @@ def train_members(ctxs: list, models: list[nn.Module], task: Task, *, steps: int
     accuracy. ``steps_to_solve`` is the first evaluated step whose validation accuracy reaches ``solve_acc``; a
     run that never gets there gets ``steps`` (a lower bound), and ``solved`` 0. A model that is solved (with
     ``stop_when_solved``) or diverges stops: it leaves the stack and its parameters are not touched again.
-    Returns each model's final metrics, or for one that diverged the ``Diverged`` error (also noted in its
-    context's ``diverged``).
+    Returns each model's final metrics, or for one that diverged a ``Diverged``.
     """
-    from suite.nn.recurrent import SequenceModel
-
     k_all = range(len(models))
     for m in models:
         m.to(ctxs[0].device).train()
@@ -234,7 +231,6 @@ def train_members(ctxs: list, models: list[nn.Module], task: Task, *, steps: int
         stopped_at[k] = step
         if failure is not None:
             out[k] = failure
-            ctxs[k].diverged = (failure.step, str(failure))
 
     def log() -> None:
         for k, (val_loss, acc) in zip(list(alive), evaluate([models[k] for k in alive], task, task.val)):
@@ -263,13 +259,13 @@ def train_members(ctxs: list, models: list[nn.Module], task: Task, *, steps: int
             if math.isfinite(value):
                 windows[k]["loss"].append(value)
             else:
-                stop(k, Diverged(step, value))
+                stop(k, Diverged(step, f"loss became {value} at step {step}"))
         if alive:
             losses[[i for i, k in enumerate(stacked) if k in alive]].sum().backward()
         for k in list(alive):
             norm = nn.utils.clip_grad_norm_(list(models[k].parameters()), clip).item()  # the norm before clipping
             if not math.isfinite(norm):
-                stop(k, Diverged(step, norm, "gradient norm"))
+                stop(k, Diverged(step, f"gradient norm became {norm} at step {step}"))
                 continue
             windows[k]["norm"].append(norm)
             norms[k].append(norm)
@@ -292,38 +288,3 @@ def train_members(ctxs: list, models: list[nn.Module], task: Task, *, steps: int
             out[k] |= {"steps_to_solve": float(solved_at[k] if solved_at[k] is not None else steps),
                        "solved": float(solved_at[k] is not None)}
     return out
-
-
-def train_sequences(ctx, model: nn.Module, task: Task, *, steps: int, lr: float, batch_size: int,
-                    clip: float, optimizer: str = "adam", eval_every: int = 100, solve_acc: float | None = None,
-                    stop_when_solved: bool = False) -> dict[str, float]:
-    """:func:`train_members` for one model; raises ``Diverged`` when its loss or gradient stops being finite."""
-    (out,) = train_members([ctx], [model], task, steps=steps, lrs=[lr], batch_size=batch_size, clip=clip,
-                           optimizer=optimizer, eval_every=eval_every, solve_acc=solve_acc,
-                           stop_when_solved=stop_when_solved)
-    if isinstance(out, Diverged):
-        raise out
-    return out
-
-
-def input_gradient_rows(model: nn.Module, task: Task, x: torch.Tensor, y: torch.Tensor) -> list[dict]:
-    """Per-example norm of d loss / d x_t for every step, in float64 so that tiny gradients do not underflow.
-
-    Rows {"t": steps before the end (0 = the last input), "stat": "grad_input_norm", "value": ...}.
-    """
-    import copy
-
-    probe = copy.deepcopy(model).double()
-    x = x.double().requires_grad_(True)
-    y = y.double() if task.regression else y
-    (grad,) = torch.autograd.grad(task.loss(probe(x), y), x)
-    norms = grad.norm(dim=2).mean(0) * len(x)  # per example: the mean loss divides each gradient by n
-    last = len(norms) - 1
-    return [{"t": last - t, "stat": "grad_input_norm", "value": v} for t, v in enumerate(norms.tolist())]
-
-
-def decay_log10(rows: list[dict]) -> float:
-    """log10 of the gradient reaching the first input over the gradient at the last one (0: no decay)."""
-    by_t = {r["t"]: r["value"] for r in rows if r["stat"] == "grad_input_norm"}
-    first, last = by_t[max(by_t)], by_t[0]
-    return math.log10(first / last) if first > 0 and last > 0 else float("-inf")

@@ -1,6 +1,6 @@
 """Greedy layer-wise unsupervised pretraining: denoising autoencoders and RBMs trained by contrastive divergence.
 
-Each hidden layer of an :class:`~suite.nn.mlp.MLP` is trained in turn, bottom up, on the codes the layers below
+Each hidden layer of an :class:`~suite.lab.nn.mlp.MLP` is trained in turn, bottom up, on the codes the layers below
 produce for the unlabelled inputs, and its weights and bias are written into the network for supervised
 fine-tuning (Hinton et al. 2006; Bengio et al. 2007; Vincent et al. 2008).
 
@@ -20,8 +20,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from suite.data import batch_indices
-from suite.nn.mlp import ACTIVATIONS, MLP
+from suite.lab.data import batch_indices
+from suite.lab.nn.mlp import ACTIVATIONS, MLP
+from suite.lab.optim import make_optimizer
 
 
 class DenoisingAutoencoder(nn.Module):
@@ -113,8 +114,6 @@ class RBM:
 
 def train_dae(dae: DenoisingAutoencoder, x: torch.Tensor, *, epochs: int, lr: float, batch_size: int,
               generator: torch.Generator, optimizer: str = "adam") -> None:
-    from suite.train import make_optimizer
-
     opt = make_optimizer(optimizer, dae.parameters(), lr)
     for _ in range(epochs):
         for idx in batch_indices(len(x), batch_size, generator, device=x.device):
@@ -126,9 +125,7 @@ def train_dae(dae: DenoisingAutoencoder, x: torch.Tensor, *, epochs: int, lr: fl
 @torch.no_grad()
 def train_rbm(rbm: RBM, x: torch.Tensor, *, epochs: int, lr: float, batch_size: int, generator: torch.Generator,
               optimizer: str = "momentum") -> None:
-    """CD-1 with one of suite.train's optimizers fed the CD gradient estimate (Hinton's guide: SGD with momentum)."""
-    from suite.train import make_optimizer
-
+    """CD-1 with one of suite.lab.optim's optimizers fed the CD gradient estimate (Hinton's guide: SGD with momentum)."""
     params = [p.requires_grad_(False) for p in rbm.params()]
     opt = make_optimizer(optimizer, params, lr)
     for _ in range(epochs):

@@ -1,0 +1,182 @@
+"""The vocabulary of a declaration: what an ablation module writes in its ``@ablation(...)``.
+
+Configuration values (:class:`Param`), tiers (:class:`Tier`), hypotheses (:func:`Greater`, :func:`Less`,
+:func:`Similar`), the figures its report draws (:class:`Curves`, :class:`Points`, :class:`Profile`, :class:`Path`,
+:class:`Custom`) and numbers from the literature (:class:`Reference`). Plain data, checked by
+:func:`suite.registry.validate`; this module imports nothing heavy, so declarations load in milliseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+
+@dataclass(frozen=True)
+class Param:
+    """A configuration value with its type taken from the default, and optional bounds or choices."""
+
+    default: Any
+    min: float | None = None
+    max: float | None = None
+    choices: tuple | None = None
+    help: str = ""
+
+    @property
+    def type(self) -> type:
+        return type(self.default)
+
+
+@dataclass(frozen=True)
+class Tier:
+    """A scale at which an ablation runs: number of seeds, config overrides and an optional narrower grid."""
+
+    seeds: int
+    config: Mapping[str, Any] = field(default_factory=dict)
+    factors: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    about: str = ""
+
+
+def _items(d: Mapping) -> str:
+    return ", ".join(f"{k}={v}" for k, v in d.items())
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """A directed comparison: ``metric`` of the runs matching ``a`` is greater (or less) than of those matching ``b``.
+
+    ``where`` restricts both sides to a slice of the grid. Runs pair across the two sides when they share the
+    seed, the device and every factor not named in ``a``/``b``.
+    """
+
+    metric: str
+    direction: str
+    a: Mapping[str, Any]
+    b: Mapping[str, Any]
+    where: Mapping[str, Any] = field(default_factory=dict)
+    label: str = ""
+    # factor -> metric: each side runs at the factor value with the best mean of that metric (prefix "-" to
+    # minimize), e.g. {"lr": "val_acc"} compares two optimizers each at its own best learning rate.
+    best: Mapping[str, str] = field(default_factory=dict)
+    margin: float | None = None  # for "similar": the largest |a - b| that counts as no difference
+    # factor -> (metric, fraction): each side keeps its best fraction of that factor's values, ranked by their
+    # mean of the metric, e.g. {"trial": ("val_acc", 0.5)} compares the best half of each side's trials (Greff
+    # et al.'s protocol). The sides then hold different settings, so the test is Welch's, never paired.
+    top: Mapping[str, tuple[str, float]] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """The label, or one generated from the hypothesis, e.g. 'test_acc: activation=relu > activation=sigmoid
+        where depth=10, each at its best lr=val_acc'."""
+        if self.label:
+            return self.label
+        sign = {"greater": ">", "less": "<", "similar": f"~ (within {self.margin})"}[self.direction]
+        where = f" where {_items(self.where)}" if self.where else ""
+        best = f", each at its best {_items(self.best)}" if self.best else ""
+        top = "".join(f", each side's best {frac:.0%} of {k} by {m}" for k, (m, frac) in self.top.items())
+        return f"{self.metric}: {_items(self.a)} {sign} {_items(self.b)}{where}{best}{top}"
+
+    @property
+    def tuned(self) -> set[str]:
+        """The factors each side chooses for itself (``best`` and ``top``): pooled, never paired on."""
+        return set(self.best) | set(self.top)
+
+
+def _hypothesis(metric: str, direction: str, a: Mapping, b: Mapping, where: Mapping | None, label: str,
+                best: Mapping | None, top: Mapping | None, margin: float | None = None) -> Hypothesis:
+    return Hypothesis(metric, direction, dict(a), dict(b), dict(where or {}), label, dict(best or {}), margin,
+                      dict(top or {}))
+
+
+def Greater(metric: str, a: Mapping, b: Mapping, where: Mapping | None = None, label: str = "",
+            best: Mapping[str, str] | None = None, top: Mapping | None = None) -> Hypothesis:
+    """``metric`` is larger for the runs matching ``a`` than for those matching ``b``."""
+    return _hypothesis(metric, "greater", a, b, where, label, best, top)
+
+
+def Less(metric: str, a: Mapping, b: Mapping, where: Mapping | None = None, label: str = "",
+         best: Mapping[str, str] | None = None, top: Mapping | None = None) -> Hypothesis:
+    """``metric`` is smaller for the runs matching ``a`` than for those matching ``b``."""
+    return _hypothesis(metric, "less", a, b, where, label, best, top)
+
+
+def Similar(metric: str, a: Mapping, b: Mapping, margin: float, where: Mapping | None = None, label: str = "",
+            best: Mapping[str, str] | None = None, top: Mapping | None = None) -> Hypothesis:
+    """a and b differ by less than ``margin`` on ``metric``: judged by an equivalence test (TOST)."""
+    return _hypothesis(metric, "similar", a, b, where, label, best, top, margin)
+
+
+# --- figures of the report ---------------------------------------------------------------------------------------
+# Declared figures are drawn before the report's common ones (learning curves, and each hypothesis metric per
+# variant), which skip what a declaration already covers. Factors not given a role (x, hue, col, row) are laid out
+# by the report; ``where`` fixes factors to values.
+
+@dataclass(frozen=True, kw_only=True)
+class _Figure:
+    hue: str | None = None
+    col: str | None = None
+    row: str | None = None
+    where: Mapping[str, Any] = field(default_factory=dict)
+    caption: str = ""  # added after the report's caption, which states what is plotted and how
+
+
+@dataclass(frozen=True, kw_only=True)
+class Curves(_Figure):
+    """Per-epoch curves of logged metrics, mean over seeds with a 95% CI band, one line per variant."""
+
+    metrics: tuple[str, ...] = ()  # default: the first hypothesis metric that is logged, else the training loss
+    x_label: str = ""  # default: "epoch" when every epoch is logged, else "step"
+    log_y: bool | None = None  # None: log for positive values spanning three decades (e.g. an exploded loss)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Points(_Figure):
+    """A final metric per variant: mean over seeds with its 95% CI; a numeric ``x`` gets a line (e.g. lag)."""
+
+    metric: str = ""
+    x: str | None = None
+    log_x: bool | None = None  # None: log when a numeric x spans a factor of 10 or more
+    log_y: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Profile(_Figure):
+    """A probe statistic along the network (``position``: the probe's layer column, e.g. ``layer`` or ``t``),
+    mean over seeds with a 95% CI band, at init and after training side by side."""
+
+    stat: str = ""
+    position: str | None = None  # default: "layer" when the probes have it
+    at: tuple[str, ...] = ("init", "final")
+    log_y: bool | None = None  # None: log for norms and for values spanning three decades
+    label: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Path(_Figure):
+    """Trajectories: logged quantity ``y`` against ``x`` over training (e.g. the iterate on a ravine), one
+    line per run, from the curves (``source="curves"``) or the probes (``source="probes"``)."""
+
+    x: str = ""
+    y: str = ""
+    source: str = "curves"
+
+
+@dataclass(frozen=True)
+class Custom:
+    """Anything else: ``draw(data) -> matplotlib Figure`` gets a :class:`suite.report.figures.FigureData`."""
+
+    draw: Callable[..., Any]
+    caption: str
+
+
+FIGURES = (Curves, Points, Profile, Path, Custom)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A number from the literature shown beside ours: ``metric`` of our runs matching ``where``."""
+
+    source: str  # e.g. "Glorot & Bengio (2010), table 1"
+    metric: str
+    value: float
+    where: Mapping[str, Any] = field(default_factory=dict)
+    setting: str = ""  # their setting, where it differs from ours

@@ -1,0 +1,89 @@
+"""Plan: the runs of a tier (variants x seeds x devices) as run specs, each with its content-addressed key."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from suite.errors import UsageError
+from suite.registry import Ablation
+
+DEVICE_CHOICES = ("cpu", "cuda", "mps", "auto", "all")
+# Every device kind a run can name: results of a tier are gathered over all of them, so a report built on a
+# laptop still finds the GPU runs copied into its store.
+DEVICES = tuple(d for d in DEVICE_CHOICES if d not in ("auto", "all"))
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    ablation: str
+    tier: str
+    config: dict
+    factors: dict
+    seed: int
+    device: str
+    code_version: str
+    key: str
+
+
+def run_key(ablation: str, config: dict, seed: int, device: str, tier: str, code_version: str) -> str:
+    """Content address of a run: stable across processes and dict orders."""
+    payload = json.dumps([ablation, config, seed, device, tier, code_version], sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def available_devices() -> list[str]:
+    import torch
+
+    found = ["cpu"]
+    if torch.cuda.is_available():
+        found.append("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        found.append("mps")
+    return found
+
+
+def resolve_devices(choice: str) -> list[str]:
+    """The devices of ``--device``: one kind, the best present ("auto") or every one present ("all")."""
+    if choice not in DEVICE_CHOICES:
+        raise UsageError(f"unknown device {choice!r}; choose one of {', '.join(DEVICE_CHOICES)}")
+    present = available_devices()
+    if choice == "all":
+        return present
+    if choice == "auto":
+        return [present[-1]]
+    if choice not in present:
+        raise UsageError(f"device {choice!r} is not available on this machine (available: {', '.join(present)})")
+    return [choice]
+
+
+def plan(
+    abl: Ablation,
+    tier: str,
+    *,
+    seeds: int | None = None,
+    devices: Iterable[str] = ("cpu",),
+    config: dict[str, Any] | None = None,
+    factors: dict[str, tuple] | None = None,
+) -> list[RunSpec]:
+    """Every run of a tier, seed-major so that an interrupted plan still holds complete pairs."""
+    if tier not in abl.tiers:
+        raise UsageError(f"unknown tier {tier!r}; tiers: {', '.join(abl.tiers)}")
+    if seeds is not None and seeds < 1:
+        raise UsageError(f"--seeds must be at least 1, got {seeds}")
+    t = abl.tiers[tier]
+    base = {k: p.default for k, p in abl.config.items()} | dict(t.config) | dict(config or {})
+    grid = abl.grid(tier) | dict(factors or {})
+    names = list(grid)
+    specs = []
+    for seed in range(seeds if seeds is not None else t.seeds):
+        for values in itertools.product(*grid.values()):
+            variant = dict(zip(names, values))
+            cfg = base | variant
+            for device in devices:
+                key = run_key(abl.name, cfg, seed, device, tier, abl.code_version)
+                specs.append(RunSpec(abl.name, tier, cfg, variant, seed, device, abl.code_version, key))
+    return specs

@@ -1,0 +1,115 @@
+"""Members trained as one group get the numbers they get alone; the executor groups the runs an ablation trains
+together and stores one record per run."""
+
+import pytest
+import torch
+
+from suite.context import Config, Diverged, RunContext
+from suite.execute import execute_group, groups
+from suite.lab.data import dataset
+from suite.lab.loop import fit
+from suite.lab.nn.grouped import GroupedMLP
+from suite.lab.nn.mlp import MLP
+from suite.plan import plan
+from suite.registry import get
+from suite.store import Store
+
+CFG = {"data": "digits"}
+
+
+@pytest.fixture
+def float64():
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(torch.float32)
+
+
+def _ctxs(seeds):
+    return [RunContext("toy", "smoke", Config(CFG), s, torch.device("cpu")) for s in seeds]
+
+
+def _model(ctx, activation="tanh"):
+    ctx.reseed()
+    return MLP(64, 16, 3, 10, activation)
+
+
+def _curve(ctx):
+    return [(c["epoch"], c["metric"], c["value"]) for c in ctx.curves]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam"])
+def test_grouped_matches_one_at_a_time_in_float64(float64, optimizer):
+    lr = {"adam": 0.003, "rmsprop": 0.003, "adadelta": 1.0}.get(optimizer, 0.05)
+    data = dataset("digits")
+    assert data.x_train.dtype == torch.float64
+    budget = dict(epochs=2, lr=lr, batch_size=32, optimizer=optimizer)
+    alone = _ctxs([0, 1, 2])
+    for ctx in alone:
+        fit([ctx], _model(ctx), data, **budget)
+    together = _ctxs([0, 1, 2])
+    fit(together, GroupedMLP([_model(ctx) for ctx in together]), data, **budget)
+    for a, b in zip(alone, together):
+        assert [c[:2] for c in _curve(a)] == [c[:2] for c in _curve(b)]
+        assert [c[2] for c in _curve(b)] == pytest.approx([c[2] for c in _curve(a)], rel=1e-10, abs=1e-12)
+        assert a.samples == b.samples
+
+
+def test_one_member_diverging_leaves_the_others_untouched(float64):
+    data = dataset("digits")
+    budget = dict(epochs=1, lr=0.05, batch_size=32)
+    together = _ctxs([0, 1, 2])
+    models = [_model(ctx, "relu") for ctx in together]
+    with torch.no_grad():
+        models[1].hidden[0].weight.mul_(1e300)  # overflows float64 in the first forward pass
+    outcomes = fit(together, GroupedMLP(models), data, **budget)
+    assert isinstance(outcomes[1], Diverged)
+    assert outcomes[1].reason == f"loss became nan at step {outcomes[1].step}"
+    alone = _ctxs([0, 2])
+    for ctx, k in zip(alone, (0, 2)):
+        (final,) = fit([ctx], _model(ctx, "relu"), data, **budget)
+        assert outcomes[k] == pytest.approx(final, rel=1e-10)
+    (broken,) = _ctxs([1])
+    model = _model(broken, "relu")
+    with torch.no_grad():
+        model.hidden[0].weight.mul_(1e300)
+    assert fit([broken], model, data, **budget) == [outcomes[1]]  # one at a time: the same outcome, not an error
+
+
+def test_a_loop_given_the_wrong_number_of_contexts_says_so():
+    ctxs = _ctxs([0, 1])
+    with pytest.raises(ValueError, match="2 run contexts for a model of 3 member"):
+        fit(ctxs, GroupedMLP([_model(c) for c in _ctxs([0, 1, 2])]), dataset("digits"), epochs=1, lr=0.1,
+            batch_size=32)
+
+
+def test_the_executor_stores_one_record_per_run_of_a_group(tmp_path):
+    specs = plan(get("vanishing_gradients"), "smoke", seeds=3, config={}, factors={"activation": ("relu",),
+                                                                                 "depth": (3,)})
+    (group,) = groups(specs, grouped=True)
+    assert len(group) == 3 and len(groups(specs, grouped=False)) == 3
+    summaries = execute_group(group, str(tmp_path))
+    assert [s["status"] for s in summaries] == ["ok"] * 3
+    records = {r["seed"]: r for r in Store(tmp_path).records("vanishing_gradients")}
+    assert sorted(records) == [0, 1, 2] and all(r["timing"]["group_size"] == 3 for r in records.values())
+
+
+def test_ablations_that_group_over_nothing_run_one_at_a_time():
+    specs = plan(get("optimizers_schedules"), "smoke", seeds=2)
+    assert get("optimizers_schedules").group_over == ()
+    assert all(len(g) == 1 for g in groups(specs, grouped=True))
+
+
+def test_trials_of_one_variant_form_one_group_and_keep_their_own_learning_rates(tmp_path):
+    """lstm_gates groups over seeds and random-search trials: one group per cell variant, one record per
+    (trial, seed)."""
+    abl = get("lstm_gates")
+    specs = plan(abl, "smoke", seeds=2, config={}, factors={"cell": ("vanilla", "NFG"), "trial": (0, 1)})
+    jobs = groups(specs, grouped=True)
+    assert sorted(len(j) for j in jobs) == [4, 4]
+    assert all(len({s.config["cell"] for s in j}) == 1 for j in jobs)
+    vanilla = next(j for j in jobs if j[0].config["cell"] == "vanilla")
+    execute_group(vanilla, str(tmp_path))
+    records = {(r["factors"]["trial"], r["seed"]): r for r in Store(tmp_path).records("lstm_gates")}
+    assert len(records) == 4 and all(r["timing"]["group_size"] == 4 for r in records.values())
+    lr = {t: records[t, 0]["metrics"]["lr"] for t in (0, 1)}
+    assert lr[0] != lr[1] and records[1, 1]["metrics"]["lr"] == lr[1]
