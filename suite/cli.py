@@ -178,6 +178,8 @@ def print_judgement(con, result, title: str) -> None:
     for r in rows:
         if r["tuned"] != "-":
             con.print(f"  {r['H']} compared at {r['tuned']}")
+        if r["why"]:
+            con.print(f"  [dim]{r['H']} {r['verdict']}: {r['why']}[/]")
     for u in present.unfinished_rows(result.unfinished):
         con.print(f"  [dim]{u['variant']} ({u['device']}): {u['what']}[/]")
     counts = ", ".join(f"{n} {s}" for s, n in sorted(judgement.counts.items()))

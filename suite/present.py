@@ -55,7 +55,7 @@ def _n(r: dict) -> str:
 
 def hypothesis_table(abl: Ablation, hypotheses: pd.DataFrame) -> tuple[list[str], list[dict]]:
     """The numbers behind each hypothesis, one row per (hypothesis, device): (columns shown, rows of strings);
-    "verdict" holds the verdict word for the renderer to colour."""
+    "verdict" holds the verdict word for the renderer to colour, "why" (not a column) why it was not tested."""
     index = numbers(abl)
     multi = not hypotheses.empty and hypotheses["device"].nunique() > 1
     rows = []
@@ -67,6 +67,7 @@ def hypothesis_table(abl: Ablation, hypotheses: pd.DataFrame) -> tuple[list[str]
             "effect size": fmt(r.get("effect_size")), "p": fmt(r.get("p")), "p Holm": fmt(r.get("p_adj")),
             "margin": fmt(r["margin"]) if r.get("margin") == r.get("margin") and r.get("margin") is not None else None,
             "tuned": r["tuned"] if isinstance(r.get("tuned"), str) else None, "verdict": r["verdict"],
+            "why": r["why"] if isinstance(r.get("why"), str) else "",
         })
     shown = [c for c in COLUMNS if c not in OPTIONAL or any(row[c] is not None for row in rows)]
     for row in rows:

@@ -49,6 +49,18 @@ def _variant(row: dict, factors) -> str:
     return ", ".join(f"{f}={row[f]}" for f in factors)
 
 
+def platform_fingerprint() -> dict:
+    """What decides the bits of a float32 result besides the code: the CPU model, the machine, torch and numpy."""
+    import platform
+
+    import numpy
+    import torch
+
+    from suite.environment import cpu_model
+
+    return {"cpu": cpu_model(), "machine": platform.machine(), "torch": torch.__version__, "numpy": numpy.__version__}
+
+
 def snapshot(result) -> dict:
     """What a baseline keeps of one ablation's smoke tier."""
     import torch
@@ -63,6 +75,7 @@ def snapshot(result) -> dict:
             values.setdefault(f"{_variant(r['factors'], abl.factors)} | {metric}", {})[str(r["seed"])] = value
     return {
         "ablation": abl.name, "tier": result.tier, "code_version": abl.code_version, "torch": torch.__version__,
+        "platform": platform_fingerprint(),
         "stats": {f"{_variant(s, abl.factors)} | {s['metric']}": {k: s[k] for k in ("mean", "std", "n")}
                   for s in summary if not s["metric"].endswith(TIMING_SUFFIX)},
         "values": values,
@@ -100,10 +113,11 @@ def compare(base: dict, new: dict) -> list[Finding]:
     same = sum(new["values"].get(k, {}).get(seed) == v for k, seeds in base["values"].items()
                for seed, v in seeds.items())
     total = sum(len(seeds) for seeds in base["values"].values())
-    exact_expected = base.get("torch") == new.get("torch")
+    # Bits are only expected to repeat on the platform that wrote the baseline; elsewhere they are reported.
+    exact_expected = base.get("platform", {"torch": base.get("torch")}) == new.get("platform", {"torch": new.get("torch")})
     findings.append(Finding(name, "per-seed values bit for bit", same == total or not exact_expected,
                             f"{same} of {total} identical" + ("" if exact_expected else
-                                                              " (baseline from another torch: not required)")))
+                                                              " (baseline from another platform: not required)")))
     return findings
 
 

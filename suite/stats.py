@@ -41,22 +41,26 @@ def _finite(values) -> np.ndarray:
     return x[np.isfinite(x)]
 
 
-def ci_mean(values, confidence: float = 0.95) -> tuple[float, float]:
-    """Student-t confidence interval for the mean of the finite ``values``.
+def _half_width(n, std, mean, confidence: float = 0.95) -> np.ndarray:
+    """Half-width of the Student-t interval of a mean, ``t.ppf((1 + confidence) / 2, n - 1) · sd / sqrt(n)``, for
+    arrays of counts, sample standard deviations (ddof=1) and means: NaN where n < 2, 0 where the spread is
+    rounding noise."""
+    n, std, mean = (np.asarray(a, dtype=float) for a in (n, std, mean))
+    tcrit = scipy.stats.t.ppf((1 + confidence) / 2, np.where(n >= 2, n - 1, np.nan))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        half = np.where(std <= _REL_TOL * np.abs(mean), 0.0, tcrit * std / np.sqrt(n))
+    return np.where(n >= 2, half, np.nan)
 
-    ``mean ± t.ppf((1 + confidence) / 2, n - 1) · sd / sqrt(n)`` with ``sd`` at ddof=1.
-    Returns ``(nan, nan)`` with fewer than 2 finite values, ``(mean, mean)`` when they are all equal.
-    """
+
+def ci_mean(values, confidence: float = 0.95) -> tuple[float, float]:
+    """Student-t confidence interval for the mean of the finite ``values`` (:func:`_half_width`).
+    Returns ``(nan, nan)`` with fewer than 2 finite values, ``(mean, mean)`` when they are all equal."""
     x = _finite(values)
-    n = x.size
-    if n < 2:
+    if x.size < 2:
         return (float("nan"), float("nan"))
     mean = float(np.mean(x))
-    sd = float(np.std(x, ddof=1))
-    if sd <= _REL_TOL * abs(mean):
-        return (mean, mean)
-    low, high = scipy.stats.t.interval(confidence, n - 1, loc=mean, scale=sd / np.sqrt(n))
-    return (float(low), float(high))
+    half = float(_half_width(x.size, np.std(x, ddof=1), mean, confidence))
+    return (mean - half, mean + half)
 
 
 def summarize(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -76,14 +80,8 @@ def summarize(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
         .reset_index()
     )
     out["n_excluded"] = out.pop("_size") - out["n"]
-    n = out["n"].to_numpy(dtype=float)
-    std = out["std"].to_numpy(dtype=float)
     mean = out["mean"].to_numpy(dtype=float)
-    dof = np.where(n >= 2, n - 1, np.nan)
-    tcrit = scipy.stats.t.ppf(0.975, dof)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        half = np.where(std <= _REL_TOL * np.abs(mean), 0.0, tcrit * std / np.sqrt(n))
-    half = np.where(n >= 2, half, np.nan)
+    half = _half_width(out["n"], out["std"], mean)
     out["ci_low"] = mean - half
     out["ci_high"] = mean + half
     out["n"] = out["n"].astype(int)
@@ -117,12 +115,9 @@ def _degenerate(diff: float) -> tuple[float, float, float]:
     return s, s, 0.0
 
 
-def _ci(res, fallback_diff: float, se: float, confidence: float = 0.95) -> tuple[float, float]:
-    if hasattr(res, "confidence_interval"):
-        ci = res.confidence_interval(confidence_level=confidence)
-        return float(ci.low), float(ci.high)
-    half = scipy.stats.t.ppf((1 + confidence) / 2, res.df) * se
-    return fallback_diff - half, fallback_diff + half
+def _ci(res, confidence: float = 0.95) -> tuple[float, float]:
+    ci = res.confidence_interval(confidence_level=confidence)
+    return float(ci.low), float(ci.high)
 
 
 def compare(a: pd.Series, b: pd.Series, paired: bool | None = None) -> Comparison:
@@ -169,7 +164,7 @@ def compare(a: pd.Series, b: pd.Series, paired: bool | None = None) -> Compariso
             stat, eff, p = _degenerate(diff)
             return Comparison("paired t", n, n, mean_a, mean_b, diff, diff, diff, eff, stat, p, n_excluded)
         res = scipy.stats.ttest_rel(xa, xb)
-        low, high = _ci(res, diff, sd / np.sqrt(n))
+        low, high = _ci(res)
         return Comparison("paired t", n, n, mean_a, mean_b, diff, low, high, diff / sd,
                           float(res.statistic), float(res.pvalue), n_excluded)
 
@@ -190,28 +185,38 @@ def compare(a: pd.Series, b: pd.Series, paired: bool | None = None) -> Compariso
         # One constant side is exact input, not precision loss: scipy's moment check misfires on it.
         warnings.filterwarnings("ignore", message="Precision loss", category=RuntimeWarning)
         res = scipy.stats.ttest_ind(xa, xb, equal_var=False)
-    low, high = _ci(res, diff, np.sqrt(va / na + vb / nb))
+    low, high = _ci(res)
     pooled = np.sqrt(((na - 1) * va + (nb - 1) * vb) / (na + nb - 2))
     g = diff / pooled * (1 - 3 / (4 * (na + nb) - 9))
     return Comparison("welch t", na, nb, mean_a, mean_b, diff, low, high, float(g),
                       float(res.statistic), float(res.pvalue), n_excluded)
 
 
-def _one_sided(c: Comparison, direction: str) -> float:
-    """One-sided p value of a two-sided comparison, for the alternative a > b ("greater") or a < b."""
-    if np.isnan(c.p):
+def _one_sided_p(a: pd.Series, b: pd.Series, paired: bool | None, alternative: str) -> float:
+    """p of the one-sided test of ``a - b`` against 0 (``alternative`` "greater" or "less"): the same paired or
+    Welch test, with the same exclusions and exact cases, as :func:`compare`, through scipy's ``alternative=``."""
+    c = compare(a, b, paired)
+    if c.test == "none":
         return float("nan")
-    towards = c.statistic > 0 if direction == "greater" else c.statistic < 0
-    return c.p / 2 if towards else 1 - c.p / 2
+    if c.ci_low == c.ci_high == c.diff:  # no spread: the difference is exact
+        holds = c.diff > 0 if alternative == "greater" else c.diff < 0
+        return 0.0 if holds else 1.0
+    if c.test == "paired t":
+        aligned = pd.DataFrame({"a": a, "b": b.reindex(a.index)}).dropna()
+        aligned = aligned[np.isfinite(aligned["a"]) & np.isfinite(aligned["b"])]
+        res = scipy.stats.ttest_rel(aligned["a"], aligned["b"], alternative=alternative)
+    else:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Precision loss", category=RuntimeWarning)
+            res = scipy.stats.ttest_ind(_finite(a), _finite(b), equal_var=False, alternative=alternative)
+    return float(res.pvalue)
 
 
 def equivalence_p(a: pd.Series, b: pd.Series, margin: float, paired: bool | None = None) -> float:
     """Two one-sided tests (TOST) that ``|a - b| < margin``: the larger of the p values of
     ``a - b > -margin`` and ``a - b < margin``, each from the same paired or Welch test as :func:`compare`.
     A small p means the difference is shown to lie within the margin."""
-    lower = _one_sided(compare(a + margin, b, paired), "greater")
-    upper = _one_sided(compare(a - margin, b, paired), "less")
-    return max(lower, upper)
+    return max(_one_sided_p(a + margin, b, paired, "greater"), _one_sided_p(a - margin, b, paired, "less"))
 
 
 def holm(pvalues: Sequence[float]) -> np.ndarray:

@@ -15,7 +15,7 @@ from suite.registry import Ablation
 
 @dataclass
 class Judgement:
-    hypotheses: pd.DataFrame  # one row per (device, hypothesis) with the numbers that decided it
+    hypotheses: pd.DataFrame  # one row per (device, hypothesis) with the numbers that decided it, or ``why`` not
     claims: dict[str, str]    # device -> claim verdict
     summary: pd.DataFrame     # per (device, variant, metric): n, n_excluded, mean, std, CI
     counts: dict[str, int]    # runs by status
@@ -76,8 +76,14 @@ def _compare(df: pd.DataFrame, hyp: Hypothesis, factors: list[str]) -> dict:
         row["tuned"] = "; ".join(f"{side}: " + (", ".join(f"{k}={_fmt_choice(v)}" for k, v in c.items()) or "-")
                                  for side, c in (("A", chosen_a), ("B", chosen_b)))
     if a.empty or b.empty:
-        return row | {"verdict": "not run", "n_a": len(a), "n_b": len(b), "test": "none", "p": np.nan}
+        empty = " and ".join(f"{side} ({_items(sel)})" for side, sel, values in (("A", hyp.a, a), ("B", hyp.b, b))
+                             if values.empty)
+        where = f" where {_items(hyp.where)}" if hyp.where else ""
+        return row | {"verdict": "not run", "n_a": len(a), "n_b": len(b), "test": "none", "p": np.nan,
+                      "why": f"no runs of {empty}{where} in this plan"}
     c = stats.compare(a, b, paired=paired)
+    if c.test == "none":
+        row["why"] = f"fewer than 2 finite values on a side ({c.n_a}/{c.n_b}): nothing to test"
     if hyp.direction == "similar":  # the p that Holm adjusts is the equivalence test's
         row |= {"margin": hyp.margin, "p_difference": c.p}
         c.p = stats.equivalence_p(a, b, hyp.margin, paired=paired)
@@ -88,6 +94,10 @@ def _compare(df: pd.DataFrame, hyp: Hypothesis, factors: list[str]) -> dict:
 
 def _fmt_choice(value) -> str:
     return "{" + ",".join(map(str, value)) + "}" if isinstance(value, list) else str(value)
+
+
+def _items(selector: dict) -> str:
+    return ", ".join(f"{k}={_fmt_choice(list(v) if isinstance(v, (list, tuple)) else v)}" for k, v in selector.items())
 
 
 def judge(abl: Ablation, records: list[dict]) -> Judgement:

@@ -57,3 +57,13 @@ def test_speed_noise_includes_the_spread_between_successive_baselines():
     # A ratio that falls far below every session is still caught.
     (finding,) = regress.compare_speed(new, {"batched": {"ratio": 1.2}})
     assert not finding.ok
+
+
+def test_bits_must_repeat_only_on_the_platform_that_wrote_the_baseline():
+    platform = regress.platform_fingerprint()
+    base = {"ablation": "toy", "stats": {}, "verdicts": {}, "values": {"arm=a | acc": {"0": 0.5}}, "platform": platform}
+    moved = base | {"values": {"arm=a | acc": {"0": 0.5000001}}}
+    (_, _, bits) = regress.compare(base, moved)
+    assert not bits.ok and "0 of 1 identical" in bits.detail
+    (_, _, bits) = regress.compare(base | {"platform": platform | {"cpu": "another CPU"}}, moved)
+    assert bits.ok and "another platform" in bits.detail

@@ -130,3 +130,18 @@ def test_tidy_frames(tmp_path):
     assert list(c.columns[-3:]) == ["epoch", "metric", "value"] and len(c) == 2 and set(c["key"]) == {"a", "b"}
     assert set(tables.probes(recs)["stat"]) == {"g"}
     assert list(tables.runs(recs)["status"]) == ["ok", "diverged"]
+
+
+def test_run_keys_keep_their_formula_so_stored_records_stay_cached(tmp_path):
+    """A key computed the way every earlier version computed it (this value was computed before the stages were
+    split into modules); a record of the previous layout (its timing says batched_seeds) counts as done."""
+    from suite.execute import pending
+    from suite.plan import plan, run_key
+    from suite.registry import get
+
+    config = {"lr": 0.05, "depth": 10, "activation": "relu", "data": "digits"}
+    assert run_key("vanishing_gradients", config, 3, "cpu", "quick", "0123456789ab") == "5457d042f7793315bcbc"
+    spec = plan(get("vanishing_gradients"), "smoke", seeds=1)[0]
+    old = record(spec.key, timing={"wall_s": 1.0, "train_s": 0.5, "samples_per_s": 9.0, "batched_seeds": 2})
+    Store(tmp_path).write(old | {"ablation": spec.ablation})
+    assert pending([spec], Store(tmp_path)) == []
