@@ -148,7 +148,7 @@ def bench_grouped_recurrent(cell: str = "lstm", k: int = 10, repeats: int = 5) -
     x = torch.randn(k, 64, 40, 1)
 
     def grouped():
-        SequenceModel.forward_stacked(models, x).sum().backward()
+        SequenceModel.forward_grouped(models, x).sum().backward()
 
     def one_at_a_time():
         for model, xk in zip(models, x):

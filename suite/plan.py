@@ -50,6 +50,8 @@ def resolve_devices(choice: str) -> list[str]:
     """The devices of ``--device``: one kind, the best present ("auto") or every one present ("all")."""
     if choice not in DEVICE_CHOICES:
         raise UsageError(f"unknown device {choice!r}; choose one of {', '.join(DEVICE_CHOICES)}")
+    if choice == "cpu":  # always there: no need to import torch (a run that finds everything stored never does)
+        return ["cpu"]
     present = available_devices()
     if choice == "all":
         return present

@@ -134,6 +134,14 @@ def test_absent_device_is_a_clear_error(cli, tmp_path):
         assert out.returncode == 2 and "not available on this machine" in out.stderr
 
 
+def test_a_run_that_finds_everything_stored_does_not_import_torch(tmp_path):
+    """Planning on the CPU and reading the verdicts need no torch (about half the time of a cached run)."""
+    code = ("import sys; from suite.plan import resolve_devices; from suite import results, execute; "
+            "assert resolve_devices('cpu') == ['cpu']; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_unwritable_results_directory_fails_before_training(cli, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")

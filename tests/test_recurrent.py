@@ -41,7 +41,7 @@ def test_stacked_models_match_each_model_alone(cell, variant):
     models = [SequenceModel(cell, N_IN, H, 2, variant).double() for _ in range(3)]
     xs = torch.randn(3, BATCH, STEPS, N_IN, dtype=torch.float64)
     last = torch.tensor([STEPS - 1, 4, 6])
-    out = SequenceModel.forward_stacked(models, xs, last)
+    out = SequenceModel.forward_grouped(models, xs, last)
     w = torch.randn(out.shape, dtype=out.dtype, generator=torch.Generator().manual_seed(4))
     params = [p for m in models for p in m.parameters()]
     stacked = torch.autograd.grad((out * w).sum(), params)

@@ -37,7 +37,7 @@ TASKS = ("adding", "order", "mnist1d", "digits")
 ADDING_TOLERANCE = 0.04  # Hochreiter & Schmidhuber's criterion for a correctly processed sequence
 _EVAL_SEED = 1997        # validation and test sequences never depend on a run's seed
 _EVAL_CHUNK = 256        # sequences per length in the fixed evaluation sets
-_EVAL_BUDGET = 8192      # sequences x stacked models per evaluation pass (about 0.3 GB of states at T=40, H=32)
+_EVAL_BUDGET = 8192      # sequences x grouped models per evaluation pass (about 0.3 GB of states at T=40, H=32)
 
 
 def _lengths(lag: int, generator: torch.Generator) -> int:
@@ -162,7 +162,7 @@ def make_task(name: str, *, lag: int = 100, device="cpu", data=None, n_val: int 
 @torch.no_grad()
 def evaluate(models: list[nn.Module], task: Task, split: list) -> list[tuple[float, float]]:
     """Per model, mean loss and fraction of sequences correct over the chunks of a split (models of one kind,
-    run stacked on the same sequences)."""
+    run as one group on the same sequences)."""
     was_training = [m.training for m in models]
     for m in models:
         m.eval()
@@ -173,7 +173,7 @@ def evaluate(models: list[nn.Module], task: Task, split: list) -> list[tuple[flo
     per_pass = max(1, _EVAL_BUDGET // len(models))
     for chunk_x, chunk_y in split:
         for x, y in zip(chunk_x.split(per_pass), chunk_y.split(per_pass)):
-            out = SequenceModel.forward_stacked(models, x)
+            out = SequenceModel.forward_grouped(models, x)
             loss += task.member_losses(out, y.expand(len(models), *y.shape)).double().cpu() * len(x)
             correct += task.correct(out, y).sum(-1).double().cpu()
             n += len(x)
@@ -199,7 +199,7 @@ def fit_sequences(ctxs: list, models: list[nn.Module], task: Task, *, steps: int
     updates, each with its own learning rate, clipping each one's gradient norm at ``clip``.
 
     Each model draws its batches from its own context's generator and gets exactly its own gradient (the
-    losses are summed; the stacked forward pass is a batched matmul), so it follows the trajectory it would
+    losses are summed; the grouped forward pass is a batched matmul), so it follows the trajectory it would
     follow alone, up to the rounding of batched matmuls. Short sequences of one member are padded at the end and
     read out at their own last step, which the padding cannot reach.
 
@@ -250,18 +250,18 @@ def fit_sequences(ctxs: list, models: list[nn.Module], task: Task, *, steps: int
 
     log()
     while step < steps and alive:
-        stacked = list(alive)
-        x, y, last = _pad_stack([task.batch(batch_size, ctxs[k].generator) for k in stacked])
-        losses = task.member_losses(SequenceModel.forward_stacked([models[k] for k in stacked], x, last), y)
+        group = list(alive)
+        x, y, last = _pad_stack([task.batch(batch_size, ctxs[k].generator) for k in group])
+        losses = task.member_losses(SequenceModel.forward_grouped([models[k] for k in group], x, last), y)
         step += 1
         opt.zero_grad(set_to_none=True)
-        for k, value in zip(stacked, losses.tolist()):
+        for k, value in zip(group, losses.tolist()):
             if math.isfinite(value):
                 windows[k]["loss"].append(value)
             else:
                 stop(k, Diverged(step, f"loss became {value} at step {step}"))
         if alive:
-            losses[[i for i, k in enumerate(stacked) if k in alive]].sum().backward()
+            losses[[i for i, k in enumerate(group) if k in alive]].sum().backward()
         for k in list(alive):
             norm = nn.utils.clip_grad_norm_(list(models[k].parameters()), clip).item()  # the norm before clipping
             if not math.isfinite(norm):
@@ -270,7 +270,7 @@ def fit_sequences(ctxs: list, models: list[nn.Module], task: Task, *, steps: int
             windows[k]["norm"].append(norm)
             norms[k].append(norm)
             ctxs[k].samples += batch_size
-        for k in set(stacked) - set(alive):
+        for k in set(group) - set(alive):
             for p in models[k].parameters():
                 p.grad = None  # the optimizer skips parameters without a gradient: a stopped member stays put
         opt.step()

@@ -256,19 +256,19 @@ class LSTM(nn.Module):
     def forward(self, x: torch.Tensor, fused: bool = True) -> torch.Tensor:
         """``fused=False`` runs the equations step by step under autograd: slower, kept as the reference."""
         if fused:
-            return self.forward_stacked([self], x)
+            return self.forward_grouped([self], x)
         flat, steps, batch = _time_major(x)
         return self._steps(torch.addmm(self.bias, flat, self.weight_in.t()).view(steps, batch, -1))
 
     @staticmethod
-    def forward_stacked(layers: list[LSTM], x: torch.Tensor) -> torch.Tensor:
+    def forward_grouped(layers: list[LSTM], x: torch.Tensor) -> torch.Tensor:
         """K layers of one variant at once, each on its own input: x (K, batch, time, n_in) -> (K, batch, time,
         hidden); for one layer, x and the result have no K dimension. Gradients reach each layer's parameters."""
-        xw, rec = LSTM._stacked_inputs(layers, x)
+        xw, rec = LSTM._grouped_inputs(layers, x)
         return _FusedLSTM.apply(xw, *rec, layers[0].spec).movedim(0, -1).movedim(-3, -1)
 
     @staticmethod
-    def _stacked_inputs(layers: list[LSTM], x: torch.Tensor) -> tuple[torch.Tensor, tuple]:
+    def _grouped_inputs(layers: list[LSTM], x: torch.Tensor) -> tuple[torch.Tensor, tuple]:
         params = {name: _stack([getattr(m, name) if name[:5] != "peep_" else m.peep.get(name[5:]) for m in layers])
                   for name in ("weight_in", "bias", "weight_rec", "peep_i", "peep_f", "peep_o", "weight_gates")}
         xw = _project(params.pop("weight_in"), params.pop("bias"), x)
@@ -278,7 +278,7 @@ class LSTM(nn.Module):
     def states(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """What the cell computes at each step, each (batch, time, hidden): the gates it has ("i", "f", "o"; CIFG's
         "f" is 1 - i), the block input "z", the cell "c" and the output "y"."""
-        xw, rec = self._stacked_inputs([self], x)
+        xw, rec = self._grouped_inputs([self], x)
         gates, z, cells, _, ys = _lstm_loop(xw, *rec, self.spec)
         out = {g: gates[:, self.part(g)] for g in self.gates} | {"z": z, "c": cells[1:], "y": ys}
         if self.variant == "CIFG":
@@ -326,10 +326,10 @@ class GRU(nn.Module):
         self.bias_rec = nn.Parameter(torch.zeros(3 * hidden))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_stacked([self], x)
+        return self.forward_grouped([self], x)
 
     @staticmethod
-    def forward_stacked(layers: list[GRU], x: torch.Tensor) -> torch.Tensor:
+    def forward_grouped(layers: list[GRU], x: torch.Tensor) -> torch.Tensor:
         """K GRUs at once: x (K, batch, time, n_in) -> (K, batch, time, hidden) (no K for one)."""
         w_in, w_rec, b_in, b_rec = (_stack([getattr(m, n) for m in layers])
                                     for n in ("weight_in", "weight_rec", "bias_in", "bias_rec"))
@@ -357,10 +357,10 @@ class RNN(nn.Module):
         self.bias = nn.Parameter(torch.zeros(hidden))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_stacked([self], x)
+        return self.forward_grouped([self], x)
 
     @staticmethod
-    def forward_stacked(layers: list[RNN], x: torch.Tensor) -> torch.Tensor:
+    def forward_grouped(layers: list[RNN], x: torch.Tensor) -> torch.Tensor:
         """K RNNs at once: x (K, batch, time, n_in) -> (K, batch, time, hidden) (no K for one)."""
         w_in, w_rec, bias = (_stack([getattr(m, n) for m in layers]) for n in ("weight_in", "weight_rec", "bias"))
         xw = _batch_major_projection(w_in, bias, x)
@@ -406,17 +406,17 @@ class SequenceModel(nn.Module):
         return self._run([self], x, None)
 
     @staticmethod
-    def forward_stacked(models: list[SequenceModel], x: torch.Tensor,
+    def forward_grouped(models: list[SequenceModel], x: torch.Tensor,
                         last: torch.Tensor | None = None) -> torch.Tensor:
         """K models of one kind at once, each on its own input x (K, batch, time, n_in) (or one input (batch,
         time, n_in) for all), read out at step ``last[k]`` (default: the last step) -> (K, batch, n_out)."""
-        if len(models) == 1:  # one model runs unstacked, on the plain kernels
+        if len(models) == 1:  # one model runs alone, on the plain kernels
             return SequenceModel._run(models, x if x.dim() == 3 else x[0], None if last is None else last[0])[None]
         return SequenceModel._run(models, x if x.dim() == 4 else x.expand(len(models), *x.shape), last)
 
     @staticmethod
     def _run(models: list[SequenceModel], x: torch.Tensor, last) -> torch.Tensor:
-        ys = type(models[0].rnn).forward_stacked([m.rnn for m in models], x)  # ([K,] batch, time, hidden)
+        ys = type(models[0].rnn).forward_grouped([m.rnn for m in models], x)  # ([K,] batch, time, hidden)
         if last is None:
             y_last = ys[..., -1, :]
         else:
