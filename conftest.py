@@ -4,7 +4,7 @@ import torch
 
 @pytest.fixture
 def one_thread():
-    """One torch thread, as each worker of the runner has: tiny ops on a busy machine slow down with more."""
+    """One torch thread, as each worker of a run has: tiny ops on a busy machine slow down with more."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

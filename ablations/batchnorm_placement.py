@@ -116,11 +116,12 @@ def _train(ctx):
     layer's input percentiles every epoch."""
     import torch
 
-    from suite.lab.data import of
+    from suite.lab.data import dataset_for
     from suite.lab.loop import evaluate, fit
     from suite.lab.nn.mlp import MLP
 
-    cfg, data = ctx.cfg, of(ctx)
+    ctx.reseed()  # the run's own initial weights, however many runs one call gets
+    cfg, data = ctx.cfg, dataset_for(ctx)
     model = MLP(data.n_features, cfg.width, cfg.depth, data.n_classes, cfg.activation, "usual", bn=cfg.bn)
     model.to(ctx.device)
     steps_per_epoch = len(data.x_train) // cfg.batch_size

@@ -122,13 +122,13 @@ def _hypotheses(task: str) -> list:
 )
 def train(ctxs):
     """The runs of one cell variant, every trial and seed, trained as one group, each at its trial's rate."""
-    from suite.lab.data import of
+    from suite.lab.data import dataset_for
     from suite.lab.nn.recurrent import SequenceModel, n_params
     from suite.lab.sequences import fit_sequences, make_task
 
     cfg = ctxs[0].cfg
     task = make_task(cfg.task, lag=cfg.lag, device=ctxs[0].device,
-                     data=of(ctxs[0]) if cfg.task == "mnist1d" else None)
+                     data=dataset_for(ctxs[0]) if cfg.task == "mnist1d" else None)
     models, lrs = [], []
     for ctx in ctxs:
         ctx.reseed()

@@ -98,13 +98,13 @@ def train_mlp(ctxs, optimizer: str, schedule: str = "constant") -> list:
     run), a single MLP for one seed."""
     import torch
 
-    from suite.lab.data import of
+    from suite.lab.data import dataset_for
     from suite.lab.loop import fit
     from suite.lab.nn.grouped import GroupedMLP, group
     from suite.lab.nn.mlp import MLP
     from suite.lab.optim import EffectiveStep
 
-    cfg, data = ctxs[0].cfg, of(ctxs[0])
+    cfg, data = ctxs[0].cfg, dataset_for(ctxs[0])
     models = []
     for ctx in ctxs:
         ctx.reseed()

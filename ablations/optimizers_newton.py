@@ -64,7 +64,7 @@ def _train(ctx):
     rows = np.random.default_rng(ctx.torch_seed).permutation(len(x))[: cfg.n_examples]
     problem = problems.LogisticRegression(x[rows], y[rows], cfg.l2)
     w0 = np.zeros(problem.dim)
-    w_star, f_star = problems.minimize(problem, w0)  # numpy's BLAS threads are capped by the runner
+    w_star, f_star = problems.minimize(problem, w0)  # numpy's BLAS threads are capped per worker
     curvature = np.linalg.eigvalsh(problem.hess(w_star))
     t0 = time.perf_counter()
     result = problems.solve(problem, w0, cfg.method, lrs=np.array(LR_L) / problem.smoothness, betas=BETAS,

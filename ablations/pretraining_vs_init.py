@@ -141,13 +141,14 @@ def _train(ctx):
     """Pretrain (the dae and rbm arms), probe the network at the start of fine-tuning, fine-tune."""
     import torch
 
-    from suite.lab.data import of
+    from suite.lab.data import dataset_for
     from suite.lab.loop import fit
     from suite.lab.nn.autoencoders import pretrain
     from suite.lab.nn.mlp import MLP
     from suite.lab.probes import layer_stats, ratio_log10
 
-    cfg, data = ctx.cfg, of(ctx)
+    ctx.reseed()  # the run's own initial weights, however many runs one call gets
+    cfg, data = ctx.cfg, dataset_for(ctx)
     pretrained = cfg.init in ("dae", "rbm")
     model = MLP(data.n_features, cfg.width, cfg.depth, data.n_classes, cfg.activation,
                 "usual" if pretrained else cfg.init).to(ctx.device)

@@ -88,11 +88,11 @@ DEEP = {"depth": 10, "init": "usual"}
 )
 def train(ctxs):
     """The seeds of one variant as one grouped network (a single MLP for one seed), probed every epoch."""
-    from suite.lab.data import of
+    from suite.lab.data import dataset_for
     from suite.lab.loop import fit
     from suite.lab.nn.grouped import group, member
 
-    data, cfg = of(ctxs[0]), ctxs[0].cfg
+    data, cfg = dataset_for(ctxs[0]), ctxs[0].cfg
     model = group([_model(ctx, data) for ctx in ctxs])
     seen = [{} for _ in ctxs]
 

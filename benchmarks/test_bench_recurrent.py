@@ -3,7 +3,7 @@
     python -m pytest benchmarks/test_bench_recurrent.py      # pytest-benchmark tables
     python -m benchmarks.test_bench_recurrent                # the ratios, measured side by side (benchmarks.speed)
 
-The unit tests (tests/) do not run these. Timings use one thread, as each worker of the runner does.
+The unit tests (tests/) do not run these. Timings use one thread, as each worker of a run does.
 """
 
 from __future__ import annotations

@@ -3,14 +3,17 @@
 Each benchmark times a candidate and its baseline in interleaved repeats and reports the median ratio, so a
 burst of load on a noisy machine hits both. Benchmarks register with :func:`benchmark`: the engine's own here
 (loading and judging records, building reports), the lab's (training loops, grouped models, recurrent cells
-against bare PyTorch) in the ``benchmarks`` package, which :func:`discover` imports as ``discover`` in
-:mod:`suite.registry` imports ablations. ``python -m suite bench`` prints the table; the pytest-benchmark files in
-``benchmarks/`` time the same functions.
+against bare PyTorch) in the ``benchmarks`` package, which :func:`discover` imports the way
+:func:`suite.registry.discover` imports the ablations, so that the engine never imports the lab itself.
+``python -m suite bench`` prints the table; the pytest-benchmark files in ``benchmarks/`` time the same functions.
 """
 
 from __future__ import annotations
 
+import importlib
+import itertools
 import json
+import pkgutil
 import statistics
 import tempfile
 import time
@@ -19,9 +22,6 @@ from pathlib import Path
 from typing import Callable
 
 from suite.errors import UsageError
-
-import importlib
-import pkgutil
 
 
 @dataclass
@@ -118,7 +118,7 @@ def bench_store(quick: bool = False, repeats: int = 3, n_records: int | None = N
     abl = _bench_ablation()
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(tmp)
-        factors = [dict(zip(abl.factors, v)) for v in __import__("itertools").product(*abl.factors.values())]
+        factors = [dict(zip(abl.factors, v)) for v in itertools.product(*abl.factors.values())]
         curve = {"epoch": [e for e in range(21) for _ in range(5)], "metric": ["train_loss", "train_acc", "val_loss",
                                                                               "val_acc", "test_acc"] * 21,
                  "value": [0.5] * 105}

@@ -41,7 +41,7 @@ def columns(rows: list[dict]) -> dict[str, list]:
 
 def _train(abl, ctxs: list) -> list:
     """Call the train function; each run's metrics go into its context. Returns the outcome per context: None
-    (finished) or a Diverged."""
+    (finished) or a Diverged. An outcome that is neither a dict of metrics nor a Diverged is an error."""
     from suite.context import Diverged
 
     outcomes = abl.train(ctxs)
@@ -51,9 +51,9 @@ def _train(abl, ctxs: list) -> list:
     for ctx, outcome in zip(ctxs, outcomes):
         if isinstance(outcome, dict):
             ctx.report(**outcome)
-        elif outcome is not None and not isinstance(outcome, Diverged):
-            raise TypeError(f"{abl.name}: train() returned a {type(outcome).__name__}; each outcome is a dict of "
-                            "metrics or a Diverged")
+        elif not isinstance(outcome, Diverged):
+            raise TypeError(f"{abl.name}: train() returned {type(outcome).__name__} for a run; each outcome is a "
+                            "dict of metrics (possibly empty) or a Diverged")
     return [o if isinstance(o, Diverged) else None for o in outcomes]
 
 
@@ -76,7 +76,9 @@ def execute_group(specs: list[RunSpec], root: str, data_dir: str | None = None, 
     outcomes: list = [None] * len(specs)
     train_s = 0.0
     try:
-        if "data" in specs[0].config:  # read outside the timed training (cached per process, so once per worker)
+        # Read the data outside the timed training (cached per process, so once per worker); turning it into
+        # tensors, which is a copy only on an accelerator, falls in the first group's time.
+        if "data" in specs[0].config:
             datasets.load(specs[0].config["data"], data_dir=data_dir)
         t0 = time.perf_counter()
         try:

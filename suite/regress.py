@@ -156,6 +156,10 @@ def speed_noise(entry: dict) -> float:
 def compare_speed(base: dict, new: dict) -> list[Finding]:
     findings = []
     for name, b in base.items():
+        if name not in new:
+            findings.append(Finding("speed", name, False, f"no such benchmark now (measured: {', '.join(new)}); "
+                                                          "python -m suite baseline writes the current ones"))
+            continue
         n = new[name]
         noise = speed_noise(b)
         allowed = max(SPEED_MIN_DROP, SPEED_NOISE_SD * noise)

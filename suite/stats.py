@@ -107,12 +107,14 @@ class Comparison:
     n_excluded: int
 
 
-def _degenerate(diff: float) -> tuple[float, float, float]:
-    """(statistic, effect size, p) when there is no spread: the difference is certain."""
+def _degenerate(diff: float, alternative: str) -> tuple[float, float, float]:
+    """(statistic, effect size, p) when there is no spread: the difference is certain, so p is 0 when it lies in
+    the alternative and 1 otherwise."""
     if diff == 0:
         return 0.0, 0.0, 1.0
     s = float(np.copysign(np.inf, diff))
-    return s, s, 0.0
+    holds = {"two-sided": True, "greater": diff > 0, "less": diff < 0}[alternative]
+    return s, s, 0.0 if holds else 1.0
 
 
 def _ci(res, confidence: float = 0.95) -> tuple[float, float]:
@@ -120,8 +122,9 @@ def _ci(res, confidence: float = 0.95) -> tuple[float, float]:
     return float(ci.low), float(ci.high)
 
 
-def compare(a: pd.Series, b: pd.Series, paired: bool | None = None) -> Comparison:
-    """Two-sided t test of ``a`` against ``b``; the difference is ``a - b``.
+def compare(a: pd.Series, b: pd.Series, paired: bool | None = None, alternative: str = "two-sided") -> Comparison:
+    """t test of ``a`` against ``b``; the difference is ``a - b``. ``alternative`` ("two-sided", "greater": a - b > 0,
+    "less") decides the p value (through scipy's ``alternative=``); the CI is always the two-sided 95% one.
 
     ``a`` and ``b`` are indexed by a pairing key (e.g. seed). Non-finite values are dropped
     and counted in ``n_excluded`` (both sides together).
@@ -161,12 +164,13 @@ def compare(a: pd.Series, b: pd.Series, paired: bool | None = None) -> Compariso
         diff = float(np.mean(d))
         sd = float(np.std(d, ddof=1))
         if sd <= _REL_TOL * abs(diff):
-            stat, eff, p = _degenerate(diff)
+            stat, eff, p = _degenerate(diff, alternative)
             return Comparison("paired t", n, n, mean_a, mean_b, diff, diff, diff, eff, stat, p, n_excluded)
         res = scipy.stats.ttest_rel(xa, xb)
         low, high = _ci(res)
+        p = res.pvalue if alternative == "two-sided" else scipy.stats.ttest_rel(xa, xb, alternative=alternative).pvalue
         return Comparison("paired t", n, n, mean_a, mean_b, diff, low, high, diff / sd,
-                          float(res.statistic), float(res.pvalue), n_excluded)
+                          float(res.statistic), float(p), n_excluded)
 
     xa, xb = _finite(a), _finite(b)
     na, nb = xa.size, xb.size
@@ -179,44 +183,26 @@ def compare(a: pd.Series, b: pd.Series, paired: bool | None = None) -> Compariso
     va, vb = float(np.var(xa, ddof=1)), float(np.var(xb, ddof=1))
     scale = _REL_TOL * max(abs(mean_a), abs(mean_b))
     if np.sqrt(va) <= scale and np.sqrt(vb) <= scale:
-        stat, eff, p = _degenerate(diff)
+        stat, eff, p = _degenerate(diff, alternative)
         return Comparison("welch t", na, nb, mean_a, mean_b, diff, diff, diff, eff, stat, p, n_excluded)
     with warnings.catch_warnings():
         # One constant side is exact input, not precision loss: scipy's moment check misfires on it.
         warnings.filterwarnings("ignore", message="Precision loss", category=RuntimeWarning)
         res = scipy.stats.ttest_ind(xa, xb, equal_var=False)
+        p = res.pvalue if alternative == "two-sided" else \
+            scipy.stats.ttest_ind(xa, xb, equal_var=False, alternative=alternative).pvalue
     low, high = _ci(res)
     pooled = np.sqrt(((na - 1) * va + (nb - 1) * vb) / (na + nb - 2))
     g = diff / pooled * (1 - 3 / (4 * (na + nb) - 9))
     return Comparison("welch t", na, nb, mean_a, mean_b, diff, low, high, float(g),
-                      float(res.statistic), float(res.pvalue), n_excluded)
-
-
-def _one_sided_p(a: pd.Series, b: pd.Series, paired: bool | None, alternative: str) -> float:
-    """p of the one-sided test of ``a - b`` against 0 (``alternative`` "greater" or "less"): the same paired or
-    Welch test, with the same exclusions and exact cases, as :func:`compare`, through scipy's ``alternative=``."""
-    c = compare(a, b, paired)
-    if c.test == "none":
-        return float("nan")
-    if c.ci_low == c.ci_high == c.diff:  # no spread: the difference is exact
-        holds = c.diff > 0 if alternative == "greater" else c.diff < 0
-        return 0.0 if holds else 1.0
-    if c.test == "paired t":
-        aligned = pd.DataFrame({"a": a, "b": b.reindex(a.index)}).dropna()
-        aligned = aligned[np.isfinite(aligned["a"]) & np.isfinite(aligned["b"])]
-        res = scipy.stats.ttest_rel(aligned["a"], aligned["b"], alternative=alternative)
-    else:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Precision loss", category=RuntimeWarning)
-            res = scipy.stats.ttest_ind(_finite(a), _finite(b), equal_var=False, alternative=alternative)
-    return float(res.pvalue)
+                      float(res.statistic), float(p), n_excluded)
 
 
 def equivalence_p(a: pd.Series, b: pd.Series, margin: float, paired: bool | None = None) -> float:
     """Two one-sided tests (TOST) that ``|a - b| < margin``: the larger of the p values of
     ``a - b > -margin`` and ``a - b < margin``, each from the same paired or Welch test as :func:`compare`.
     A small p means the difference is shown to lie within the margin."""
-    return max(_one_sided_p(a + margin, b, paired, "greater"), _one_sided_p(a - margin, b, paired, "less"))
+    return max(compare(a + margin, b, paired, "greater").p, compare(a - margin, b, paired, "less").p)
 
 
 def holm(pvalues: Sequence[float]) -> np.ndarray:

@@ -107,3 +107,17 @@ def test_a_user_ablation_directory_is_discovered(tmp_path, cli):
     out = cli("run", "my_claim", "--tier", "smoke", "--no-progress", "--jobs", "2", env=env, results=tmp_path / "r")
     assert out.returncode == 0, out.stderr
     assert "6 trained" in out.stdout and "claim my_claim" in out.stdout
+
+
+def test_a_train_function_that_breaks_the_contract_fails_its_runs_with_one_line(tmp_path, cli):
+    (tmp_path / "sloppy_claim.py").write_text(
+        "from suite.declare import Greater, Tier\nfrom suite.registry import ablation\n"
+        "@ablation(name='sloppy_claim', section='0', claim='a beats b', data=None, factors={'arm': ['a', 'b']},\n"
+        "          metrics={'score': 's'}, hypotheses=[Greater('score', {'arm': 'a'}, {'arm': 'b'})],\n"
+        "          tiers={t: Tier(seeds=1) for t in ('smoke', 'quick', 'full')})\n"
+        "def train(ctxs):\n"
+        "    return [None for c in ctxs]\n")
+    out = cli("run", "sloppy_claim", "--tier", "smoke", "--no-progress", env={"SUITE_ABLATIONS": str(tmp_path)},
+              results=tmp_path / "r")
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "2 run(s) failed" in out.stderr and "dict of metrics (possibly empty) or a Diverged" in out.stderr

@@ -30,6 +30,11 @@ def smoke(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_each_claim_has_a_module_named_after_it(name):
+    assert ABLATIONS[name].module == f"ablations.{name}"
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_the_smoke_tier_runs_and_records_every_declared_metric(smoke, name):
     result = smoke[name]
     assert len(result.records) == result.planned > 0

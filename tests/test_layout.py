@@ -9,8 +9,9 @@ from tests.conftest import ROOT
 
 SUITE = ROOT / "suite"
 
-# Lowest first. A module may import modules of its own layer's lower entries and of lower layers, never higher
-# ones: the data of a claim flows up this list (declared, planned, executed, stored, judged, presented).
+# Lowest first. A module may import modules of its own layer or of lower layers, never of higher ones (and the
+# circle test keeps a layer's modules from importing each other both ways): the data of a claim flows up this list
+# (declared, planned, executed, stored, judged, presented).
 LAYERS = [
     ["suite.errors"],
     ["suite.declare", "suite.stats", "suite.tables", "suite.environment", "suite.progress", "suite.store",

@@ -34,7 +34,7 @@ def _outputs_and_grads(model, x, **kw):
 
 
 @pytest.mark.parametrize("cell, variant", [("lstm", v) for v in VARIANTS] + [("gru", "vanilla"), ("rnn", "vanilla")])
-def test_stacked_models_match_each_model_alone(cell, variant):
+def test_grouped_models_match_each_model_alone(cell, variant):
     """K models run as one (stacked weights, batched matmuls) give each model's own outputs and gradients, with
     each model reading its own input and its own last step."""
     torch.manual_seed(3)

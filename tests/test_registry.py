@@ -98,3 +98,19 @@ def test_discovering_the_ablations_does_not_import_torch():
     code = "import sys; from suite.registry import discover; discover(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_code_version_covers_the_lab_and_ablation_modules_an_ablation_imports(tmp_path, monkeypatch):
+    """Editing the training procedure it borrows from another ablation module, or a lab module it imports inside
+    its train function, gives an ablation a new code version, hence new run keys."""
+    from suite import registry
+
+    abl = get("optimizers_schedules")
+    real = registry._module_path
+    for module in ("ablations.optimizers", "suite.lab.loop", "suite.lab.optim"):
+        edited = tmp_path / f"{module}.py"
+        edited.write_text(real(module).read_text() + "\n# edited\n")
+        monkeypatch.setattr(registry, "_module_path", lambda n, m=module, e=edited: e if n == m else real(n))
+        assert registry._code_version(abl.train) != abl.code_version, module
+    monkeypatch.setattr(registry, "_module_path", real)
+    assert registry._code_version(abl.train) == abl.code_version

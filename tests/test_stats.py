@@ -317,3 +317,13 @@ def test_equivalence_p_matches_two_one_sided_paired_tests():
     assert stats.similar_verdict(0.01, -0.01, 0.01, 0.05) == "reproduced"
     assert stats.similar_verdict(0.9, 0.06, 0.2, 0.05) == "contradicted"
     assert stats.similar_verdict(0.9, -0.2, 0.2, 0.05) == "inconclusive"
+
+
+@pytest.mark.parametrize("paired", [True, False])
+def test_one_sided_p_is_half_the_two_sided_one_towards_the_alternative(paired):
+    a, b = _paired_data()
+    two = compare(a, b, paired=paired)
+    towards, away = ("greater", "less") if two.statistic > 0 else ("less", "greater")
+    assert compare(a, b, paired=paired, alternative=towards).p == pytest.approx(two.p / 2)
+    assert compare(a, b, paired=paired, alternative=away).p == pytest.approx(1 - two.p / 2)
+    assert (compare(a, b, paired=paired, alternative=towards).ci_low, two.ci_high) == (two.ci_low, two.ci_high)

@@ -132,9 +132,10 @@ def test_tidy_frames(tmp_path):
     assert list(tables.runs(recs)["status"]) == ["ok", "diverged"]
 
 
-def test_run_keys_keep_their_formula_so_stored_records_stay_cached(tmp_path):
+def test_run_keys_keep_their_formula_and_records_of_the_previous_layout_count_as_done(tmp_path):
     """A key computed the way every earlier version computed it (this value was computed before the stages were
-    split into modules); a record of the previous layout (its timing says batched_seeds) counts as done."""
+    split into modules), so a run whose code did not change keeps its key; a record of the previous layout (its
+    timing says batched_seeds) loads and counts as done."""
     from suite.execute import pending
     from suite.plan import plan, run_key
     from suite.registry import get

@@ -50,7 +50,7 @@ def dataset(name: str, data_dir: str | Path | None = None, device: str | torch.d
                     torch.get_default_dtype())
 
 
-def of(ctx) -> Dataset:
+def dataset_for(ctx) -> Dataset:
     """The dataset a run's config names (``cfg.data``), on the run's device."""
     return dataset(ctx.cfg["data"], ctx.data_dir, ctx.device)
 

@@ -207,7 +207,7 @@ def fit_sequences(ctxs: list, models: list[nn.Module], task: Task, *, steps: int
     the pre-clipping gradient norm averaged over the window, the fraction of steps clipped, validation loss and
     accuracy. ``steps_to_solve`` is the first evaluated step whose validation accuracy reaches ``solve_acc``; a
     run that never gets there gets ``steps`` (a lower bound), and ``solved`` 0. A model that is solved (with
-    ``stop_when_solved``) or diverges stops: it leaves the stack and its parameters are not touched again.
+    ``stop_when_solved``) or diverges stops: it leaves the group and its parameters are not touched again.
     Returns each model's final metrics, or for one that diverged a ``Diverged``.
     """
     k_all = range(len(models))
