@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="an ablation's claim, factors, hypotheses and latest verdicts")
     p.add_argument("name")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--data-dir", metavar="DIR", help="the verdicts of runs that read their data from DIR")
     _common(p)
 
     p = sub.add_parser("run", help="run an ablation (or 'all'), skipping runs already stored",
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="html,pdf", help="comma-separated: html, pdf, csv, parquet (default html,pdf)")
     p.add_argument("--out", default="reports", metavar="DIR", help="output directory (default: reports/)")
     p.add_argument("--tier", help="report only this tier (default: every tier with results)")
+    p.add_argument("--data-dir", metavar="DIR", help="report the runs that read their data from DIR")
     _common(p)
 
     p = sub.add_parser("bench", help="speed ratios measured side by side (suite vs bare loop, grouped vs one at a time...)")
@@ -110,7 +112,7 @@ def cmd_show(args) -> int:
     from suite.registry import get
 
     abl = get(args.name)
-    judged = results.stored(abl, _store(args))
+    judged = results.stored(abl, _store(args), data_dir=args.data_dir)
     info = {
         "name": abl.name, "section": abl.section, "claim": abl.claim, "about": abl.about,
         "config": {k: {"default": p.default, "help": p.help, "min": p.min, "max": p.max, "choices": p.choices}
@@ -214,7 +216,7 @@ def cmd_run(args) -> int:
     for abl in ablations:
         config, factors = parse_overrides(abl, args.overrides)
         plans.append((abl, plan(abl, args.tier, seeds=args.seeds, devices=devices, config=config,
-                                factors=factors)))
+                                factors=factors, data_dir=args.data_dir)))
     con, failed = _console(), []
     for abl, specs in plans:
         t0 = time.perf_counter()
@@ -230,8 +232,10 @@ def cmd_run(args) -> int:
         print_judgement(con, results.collect(abl, specs, store), title=f"{abl.name}: {args.tier} tier")
     if failed:
         name, first = failed[0]
-        raise SuiteError(f"{len(failed)} run(s) failed (first, in {name}: {first['error']}); "
-                         "their records hold the traceback, and a rerun tries them again")
+        where = ("their records hold the traceback" if first.get("stored", True)
+                 else "nothing was stored for them")
+        raise SuiteError(f"{len(failed)} run(s) failed (first, in {name}: {first['error']}); {where}, and a rerun "
+                         "tries them again")
     return 0
 
 
@@ -286,7 +290,8 @@ def cmd_check(args) -> int:
 def cmd_report(args) -> int:
     from suite.report import build_reports
 
-    build_reports(args.names, formats=args.format, out=args.out, tier=args.tier, results=args.results)
+    build_reports(args.names, formats=args.format, out=args.out, tier=args.tier, results=args.results,
+                  data_dir=args.data_dir)
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import importlib.metadata
 import os
 import random
 import struct
@@ -96,6 +97,40 @@ def load(
     if data_dir is not None:
         return _load_cached("mnist", Path(data_dir).expanduser().resolve(), None, False)
     return _load_cached("mnist", None, cache, bool(download))
+
+
+def fingerprint(name: str, *, data_dir: str | Path | None = None, cache_dir: str | Path | None = None) -> str:
+    """What a run's numbers depend on in dataset ``name``, as a short string for its key: the version of the
+    package that ships or generates digits and MNIST-1D; for MNIST the SHA-256 of each of its four files, as found
+    in ``data_dir`` (or the cache), or as published for a file the download has still to fetch. Two directories
+    holding different files never share a fingerprint. Reads files but never downloads; raises DataError for an
+    unknown name."""
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+    if name in ("digits", "mnist1d"):
+        package = {"digits": "scikit-learn", "mnist1d": "mnist1d"}[name]
+        return f"{name}: {package} {importlib.metadata.version(package)}"
+    cache = Path(cache_dir if cache_dir is not None else default_cache_dir()).expanduser()
+    directory = Path(data_dir).expanduser() if data_dir is not None else cache / "mnist"
+    digests = []
+    for stem, (_, published) in _MNIST_FILES.items():
+        path = _find_idx(directory, stem) if directory.is_dir() else None
+        if path is not None:
+            stat = path.stat()
+            digests.append(f"{stem}: {_file_sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)}")
+        else:  # the download will fetch exactly this file, or loading will fail
+            digests.append(f"{stem}: {published if data_dir is None else 'missing'}")
+    return "mnist: " + hashlib.sha256("\n".join(digests).encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=None)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    """A file's SHA-256, computed once per process for one size and modification time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 @functools.lru_cache(maxsize=None)  # failures raise, so they are not cached and get retried

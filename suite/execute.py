@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import socket
 import time
 import traceback
 from dataclasses import asdict
@@ -19,7 +20,7 @@ from typing import Iterable, Iterator
 from suite.errors import UsageError
 from suite.plan import RunSpec
 from suite.progress import progress
-from suite.registry import get
+from suite.registry import USER_PATH_VAR, get
 from suite.store import Store
 
 DONE = ("ok", "diverged")  # outcomes that a rerun reproduces; failed runs are tried again
@@ -57,9 +58,35 @@ def _train(abl, ctxs: list) -> list:
     return [o if isinstance(o, Diverged) else None for o in outcomes]
 
 
+def _mismatch(spec: RunSpec, data_dir: str | None) -> str | None:
+    """Why this process would not compute what the spec's key names, or None: its code, its library versions or
+    its data differ from those the plan hashed (e.g. a worker that imported an older module, or a file that
+    changed since)."""
+    from suite import datasets, fingerprint
+
+    try:
+        abl = get(spec.ablation)
+    except UsageError:
+        return (f"this worker ({socket.gethostname()}) does not know ablation {spec.ablation!r}: is "
+                f"${USER_PATH_VAR} set to the same directories on the workers as where the run was planned?")
+    if abl.code_version != spec.code_version:
+        return (f"the code of {spec.ablation} here (version {abl.code_version}) is not the code planned "
+                f"({spec.code_version}): it changed since, or this worker imported an older copy")
+    if spec.versions is not None and fingerprint.library_versions() != spec.versions:
+        return f"libraries here ({fingerprint.library_versions()}) differ from those planned ({spec.versions})"
+    if spec.data is not None and datasets.fingerprint(spec.config["data"], data_dir=data_dir) != spec.data:
+        return f"the {spec.config['data']} data here differ from the data planned (a file changed or another --data-dir)"
+    return None
+
+
 def execute_group(specs: list[RunSpec], root: str, data_dir: str | None = None, threads: int = 1) -> list[dict]:
     """Train one group of specs in one call of the ablation's train function and store one record per spec.
-    Returns a short summary per spec; never raises for a run (a failure is stored with its traceback)."""
+    Returns a short summary per spec; never raises for a run (a failure is stored with its traceback). A group
+    that this process would not compute as its keys name (:func:`_mismatch`) fails without training, and
+    stores nothing."""
+    if (why := _mismatch(specs[0], data_dir)) is not None:
+        return [{"key": s.key, "status": "failed", "error": why, "stored": False} for s in specs]
+
     import torch
     from threadpoolctl import threadpool_limits
 
@@ -86,7 +113,8 @@ def execute_group(specs: list[RunSpec], root: str, data_dir: str | None = None, 
         finally:
             train_s = time.perf_counter() - t0
     except Exception as exc:  # stored as failed runs, with the traceback, and tried again next time
-        failure = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+        first = next(iter(str(exc).strip().splitlines()), "")  # e.g. torch's C++ errors span many lines
+        failure = {"error": f"{type(exc).__name__}: {first}".rstrip(": "), "traceback": traceback.format_exc()}
     summaries = []
     share = train_s / len(specs)  # the runs of a group share its time
     for spec, ctx, outcome in zip(specs, ctxs, outcomes):

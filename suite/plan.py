@@ -1,4 +1,9 @@
-"""Plan: the runs of a tier (variants x seeds x devices) as run specs, each with its content-addressed key."""
+"""Plan: the runs of a tier (variants x seeds x devices) as run specs, each with its content-addressed key.
+
+A key names exactly what a run computes: the ablation, its full config (which names the dataset), the seed, the
+device, the tier, the version of the code it runs, the versions of the libraries that change numbers, and the
+content of its data (:mod:`suite.fingerprint`, :func:`suite.datasets.fingerprint`).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from suite import datasets, fingerprint
 from suite.errors import UsageError
 from suite.registry import Ablation
 
@@ -27,11 +33,18 @@ class RunSpec:
     device: str
     code_version: str
     key: str
+    versions: dict  # library -> version, of the libraries that change numbers
+    data: str | None  # the content fingerprint of the run's dataset, if it reads one
 
 
-def run_key(ablation: str, config: dict, seed: int, device: str, tier: str, code_version: str) -> str:
-    """Content address of a run: stable across processes and dict orders."""
-    payload = json.dumps([ablation, config, seed, device, tier, code_version], sort_keys=True)
+def run_key(ablation: str, config: dict, seed: int, device: str, tier: str, code_version: str,
+            versions: dict | None = None, data: str | None = None) -> str:
+    """Content address of a run: stable across processes and dict orders. (Keys written before library versions
+    and data fingerprints were part of them are those with neither.)"""
+    parts = [ablation, config, seed, device, tier, code_version]
+    if versions is not None or data is not None:
+        parts += [versions, data]
+    payload = json.dumps(parts, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
@@ -70,8 +83,10 @@ def plan(
     devices: Iterable[str] = ("cpu",),
     config: dict[str, Any] | None = None,
     factors: dict[str, tuple] | None = None,
+    data_dir: str | None = None,
 ) -> list[RunSpec]:
-    """Every run of a tier, seed-major so that an interrupted plan still holds complete pairs."""
+    """Every run of a tier, seed-major so that an interrupted plan still holds complete pairs. ``data_dir`` is
+    where the runs will read their dataset from (default: the data cache); its content is part of every key."""
     if tier not in abl.tiers:
         raise UsageError(f"unknown tier {tier!r}; tiers: {', '.join(abl.tiers)}")
     if seeds is not None and seeds < 1:
@@ -80,12 +95,18 @@ def plan(
     base = {k: p.default for k, p in abl.config.items()} | dict(t.config) | dict(config or {})
     grid = abl.grid(tier) | dict(factors or {})
     names = list(grid)
+    versions = fingerprint.library_versions()
+    data: dict[str, str] = {}  # dataset name -> fingerprint
     specs = []
     for seed in range(seeds if seeds is not None else t.seeds):
         for values in itertools.product(*grid.values()):
             variant = dict(zip(names, values))
             cfg = base | variant
+            name = cfg.get("data")
+            if name is not None and name not in data:
+                data[name] = datasets.fingerprint(name, data_dir=data_dir)
             for device in devices:
-                key = run_key(abl.name, cfg, seed, device, tier, abl.code_version)
-                specs.append(RunSpec(abl.name, tier, cfg, variant, seed, device, abl.code_version, key))
+                key = run_key(abl.name, cfg, seed, device, tier, abl.code_version, versions, data.get(name))
+                specs.append(RunSpec(abl.name, tier, cfg, variant, seed, device, abl.code_version, key, versions,
+                                     data.get(name)))
     return specs

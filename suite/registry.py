@@ -7,7 +7,6 @@ so that ``list`` sees them all. The vocabulary of a declaration lives in :mod:`s
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import importlib
 import importlib.util
@@ -15,21 +14,18 @@ import inspect
 import keyword
 import os
 import pkgutil
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
 
+from suite import fingerprint
 from suite.declare import FIGURES, Hypothesis, Param, Points, Reference, Tier
 from suite.errors import DeclarationError
 
 TIERS = ("smoke", "quick", "full")
 DIRECTIONS = ("greater", "less", "similar")
-# Bumped when the engine changes what a run computes (e.g. how a context seeds a run, how datasets are split);
-# part of every run key, so old records are not reused. The lab's and the ablations' code is hashed (_code_version).
-ENGINE_VERSION = "1"
 SCALAR_TYPES = (bool, int, float, str)
 # Column names of the tidy tables, which factor columns must not shadow.
 RESERVED = {"key", "ablation", "tier", "seed", "device", "status", "code_version", "metric", "value", "epoch",
@@ -93,64 +89,14 @@ def _check_scalar(name: str, fld: str, value: Any) -> None:
         _fail(name, fld, f"{value!r} is a {type(value).__name__}; values must be bool, int, float or str")
 
 
-# What decides a run's numbers besides its config: the ablation's module and, followed through its imports (lazy
-# ones too), the lab and any other ablation module it uses. The engine's own share is ENGINE_VERSION.
-HASHED_PACKAGES = ("ablations", "suite.lab")
-
-
-@functools.lru_cache(maxsize=None)
-def _module_path(name: str) -> Path | None:
-    """The source file of a module of HASHED_PACKAGES, found on disk without importing it (importing the lab
-    would import torch)."""
-    top, _, rest = name.partition(".")
-    spec = importlib.util.find_spec(top)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    base = Path(next(iter(spec.submodule_search_locations))).joinpath(*rest.split(".")) if rest else \
-        Path(next(iter(spec.submodule_search_locations)))
-    for path in (base.with_suffix(".py"), base / "__init__.py"):
-        if path.is_file():
-            return path
-    return None
-
-
-_IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import[ \t]+(\([^)]*\)|[^\n#]+)|import[ \t]+([^\n#]+))", re.M)
-
-
-@functools.lru_cache(maxsize=None)  # every ablation follows the same lab modules
-def _imports(source: str) -> frozenset[str]:
-    """Absolute module names that ``source`` imports anywhere in its body (``from a.b import c``: a.b and a.b.c).
-    Read from the import statements' text: an AST walk of the lab would double the time of ``list``."""
-    names: set[str] = set()
-    for module, imported, plain in _IMPORT.findall(source):
-        words = [w.split()[0] for w in (imported or plain).strip("()").replace("\n", " ").split(",") if w.strip()]
-        if module:
-            names |= {module} | {f"{module}.{w}" for w in words}
-        else:
-            names |= set(words)
-    return frozenset(names)
-
-
 def _code_version(train: Callable) -> str:
-    """Hash of the ablation module's source, of every lab and ablation module it imports (directly or through
-    them), and of the engine version: editing any of them invalidates the old runs."""
+    """The version of the code a run of this ablation executes (:func:`suite.fingerprint.code_version`)."""
     module = sys.modules.get(train.__module__)
     try:
         source = inspect.getsource(module) if module else inspect.getsource(train)
     except (OSError, TypeError):
         source = train.__qualname__
-    sources, todo, seen = [source], [source], set()
-    while todo:
-        for name in sorted(_imports(todo.pop())):
-            if name in seen or not any(name == p or name.startswith(p + ".") for p in HASHED_PACKAGES):
-                continue
-            seen.add(name)
-            path = _module_path(name)
-            if path is not None:
-                text = path.read_text()
-                sources.append(f"{name}\n{text}")
-                todo.append(text)
-    return hashlib.sha256("\n".join([ENGINE_VERSION, *sources]).encode()).hexdigest()[:12]
+    return fingerprint.code_version(source)
 
 
 def ablation(

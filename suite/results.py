@@ -62,12 +62,12 @@ def collect(abl: Ablation, specs: list[RunSpec], store: Store) -> Result:
     return Result(abl, tier, records, verdicts.judge(abl, records), sum(s.device in ran for s in specs))
 
 
-def stored(abl: Ablation, store: Store, tiers=None) -> dict[str, Result]:
-    """The stored records of each tier's default plan (on any device), judged; tiers without records are left
-    out."""
+def stored(abl: Ablation, store: Store, tiers=None, data_dir: str | None = None) -> dict[str, Result]:
+    """The stored records of each tier's default plan (on any device, with the data in ``data_dir``, default the
+    data cache), judged; tiers without records are left out."""
     out = {}
     for tier in tiers or TIERS:
-        result = collect(abl, plan(abl, tier, devices=DEVICES), store)
+        result = collect(abl, plan(abl, tier, devices=DEVICES, data_dir=data_dir), store)
         if result.records:
             out[tier] = result
     return out

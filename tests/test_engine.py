@@ -7,7 +7,9 @@ import subprocess
 import sys
 import time
 
+import numpy
 import pytest
+import torch
 
 from suite.execute import cpu_count, execute_group, workers_and_threads
 from suite.plan import available_devices, plan, run_key
@@ -100,9 +102,12 @@ def test_plan_is_seed_major_and_keys_are_stable():
     assert len({s.key for s in specs}) == 12
     cfg = specs[0].config
     shuffled = dict(reversed(list(cfg.items())))
-    assert run_key(abl.name, shuffled, 0, "cpu", "smoke", abl.code_version) == specs[0].key
-    other = run_key(abl.name, cfg | {"lr": 0.06}, 0, "cpu", "smoke", abl.code_version)
-    assert other != specs[0].key
+    spec = specs[0]
+    assert run_key(abl.name, shuffled, 0, "cpu", "smoke", abl.code_version, spec.versions, spec.data) == spec.key
+    other = run_key(abl.name, cfg | {"lr": 0.06}, 0, "cpu", "smoke", abl.code_version, spec.versions, spec.data)
+    assert other != spec.key
+    assert spec.versions == {"torch": torch.__version__, "numpy": numpy.__version__}
+    assert spec.data.startswith("digits: scikit-learn ")
 
 
 def test_workers_times_threads_never_exceed_the_cores():

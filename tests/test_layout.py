@@ -15,7 +15,7 @@ SUITE = ROOT / "suite"
 LAYERS = [
     ["suite.errors"],
     ["suite.declare", "suite.stats", "suite.tables", "suite.environment", "suite.progress", "suite.store",
-     "suite.datasets", "suite.context"],
+     "suite.datasets", "suite.context", "suite.fingerprint"],
     ["suite.lab"],  # the lab: may use the run contract and the data sources, nothing of the engine above them
     ["suite.registry"],
     ["suite.plan", "suite.overrides", "suite.verdicts", "suite.present"],

@@ -103,14 +103,15 @@ def test_discovering_the_ablations_does_not_import_torch():
 def test_the_code_version_covers_the_lab_and_ablation_modules_an_ablation_imports(tmp_path, monkeypatch):
     """Editing the training procedure it borrows from another ablation module, or a lab module it imports inside
     its train function, gives an ablation a new code version, hence new run keys."""
-    from suite import registry
+    from suite import fingerprint, registry
 
     abl = get("optimizers_schedules")
-    real = registry._module_path
-    for module in ("ablations.optimizers", "suite.lab.loop", "suite.lab.optim"):
+    real = fingerprint.module_path
+    for module in ("ablations.optimizers", "suite.lab.loop", "suite.lab.optim", "suite.context"):
         edited = tmp_path / f"{module}.py"
         edited.write_text(real(module).read_text() + "\n# edited\n")
-        monkeypatch.setattr(registry, "_module_path", lambda n, m=module, e=edited: e if n == m else real(n))
+        monkeypatch.setattr(fingerprint, "module_path", lambda n, m=module, e=edited: e if n == m else real(n))
         assert registry._code_version(abl.train) != abl.code_version, module
-    monkeypatch.setattr(registry, "_module_path", real)
+    monkeypatch.setattr(fingerprint, "module_path", real)
     assert registry._code_version(abl.train) == abl.code_version
+    assert real("numpy") is None and real("json") is None and real("suite.registry") is None  # libraries, engine

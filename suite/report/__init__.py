@@ -46,9 +46,11 @@ def _size(path: Path) -> str:
 
 
 def build_reports(names: list[str], *, formats: str = "html,pdf", out: str | Path = "reports",
-                  tier: str | None = None, results: str | Path | None = None) -> list[Path]:
+                  tier: str | None = None, results: str | Path | None = None,
+                  data_dir: str | Path | None = None) -> list[Path]:
     """Build ``formats`` (comma-separated: html, pdf, csv, parquet) for the named ablations (all when none are
-    named), from the results directory ``results`` (default: the usual one), into ``out``; prints what it wrote
+    named), from the results directory ``results`` (default: the usual one) for the data in ``data_dir``
+    (default: the data cache), into ``out``; prints what it wrote
     and returns the paths. Raises UsageError for an unknown format or tier, SuiteError when a format cannot be made."""
     from suite.registry import TIERS
     from suite.results import stored
@@ -71,7 +73,7 @@ def build_reports(names: list[str], *, formats: str = "html,pdf", out: str | Pat
     except OSError as exc:
         raise SuiteError(f"cannot create the report directory {out}: {exc.strerror or exc}") from None
     store = Store(results)
-    results = {abl.name: stored(abl, store, [tier] if tier else None) for abl in ablations}
+    results = {abl.name: stored(abl, store, [tier] if tier else None, data_dir) for abl in ablations}
     # The records are millions of small objects that every full garbage collection would scan again while
     # the figures are drawn; they live until the end anyway.
     gc.freeze()
