@@ -41,7 +41,7 @@ from suite.registry import ablation
                 label="both lengths: at init the input gradient decays more slowly with bias 1 than with bias 0"),
     ],
     tiers={
-        "smoke": Tier(seeds=1, config={"steps": 5, "hidden": 8, "eval_every": 5, "probe_batch": 8},
+        "smoke": Tier(seeds=2, config={"steps": 5, "hidden": 8, "eval_every": 5, "probe_batch": 8},
                       factors={"lag": [20]}, about="seconds: both biases, five updates at T=20"),
         "quick": Tier(seeds=6, about="minutes on two cores: bias 0 and 1 x T in {20, 40} x 6 seeds, <= 1500 updates"),
         "full": Tier(seeds=20, config={"steps": 10000}, factors={"lag": [20, 40, 100]},

@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--baselines", metavar="DIR", help="baseline directory (default: results/baselines)")
         p.add_argument("--no-speed", action="store_true", help="leave out the speed ratios")
         p.add_argument("--jobs", type=int, help="parallel workers (default: one per core)")
+        if name == "check":
+            p.add_argument("--markdown", metavar="FILE", help="also write a Markdown summary for a pull request")
         _common(p)
     return parser
 
@@ -280,6 +282,13 @@ def cmd_check(args) -> int:
     con = _console()
     for f in findings:
         con.print(f"{'[green]ok[/]  ' if f.ok else '[red]FAIL[/]'} {f.ablation}: {f.what}: {f.detail}")
+    if args.markdown:
+        from suite.files import atomic_write
+
+        try:
+            atomic_write(args.markdown, regress.markdown(findings))
+        except OSError as exc:
+            raise SuiteError(f"could not write {args.markdown}: {exc.strerror or exc}") from None
     failed = [f for f in findings if not f.ok]
     if failed:
         raise SuiteError(f"{len(failed)} regression check(s) failed; first: {failed[0].ablation}: {failed[0].what}")

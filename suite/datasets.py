@@ -15,7 +15,6 @@ import importlib.metadata
 import os
 import random
 import struct
-import tempfile
 import urllib.error
 import urllib.request
 import warnings
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from suite.errors import DataError
+from suite.files import atomic_write
 
 DATASETS: tuple[str, ...] = ("digits", "mnist1d", "mnist")
 
@@ -222,24 +222,11 @@ def _mnist1d_arrays(path: Path) -> dict[str, np.ndarray]:
     arrays = {k: np.asarray(d[k]) for k in keys}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(path, lambda f: np.savez(f, **arrays))
+        atomic_write(path, lambda f: np.savez(f, **arrays))
     except OSError as e:
         # The data is in hand; a cache we cannot write only costs time on the next run.
         warnings.warn(f"could not cache MNIST-1D at {path} ({e}); set SUITE_DATA_CACHE to a writable directory")
     return arrays
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write via a temporary file in the same directory, then rename it into place, so
-    an interrupted write never leaves a half-written file under the final name."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # --- MNIST (IDX files) --------------------------------------------------------------
@@ -390,7 +377,7 @@ def _download_mnist(directory: Path, stems: list[str]) -> None:
                 continue
             try:
                 directory.mkdir(parents=True, exist_ok=True)
-                _atomic_write(directory / (stem + ".gz"), lambda f: f.write(payload))
+                atomic_write(directory / (stem + ".gz"), lambda f: f.write(payload))
             except OSError as e:
                 raise DataError(
                     f"cannot save MNIST into {directory} ({_one_line(e)}); "

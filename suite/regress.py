@@ -2,8 +2,9 @@
 
 ``baseline`` stores, per ablation, the smoke tier's per-variant statistics, per-seed values and verdicts, and
 the speed ratios of :mod:`suite.bench` with the spread seen over several measurements. ``check`` retrains the
-smoke tier from scratch (in a temporary store) and fails when a mean leaves the band its seed variance allows,
-when a verdict flips, or when a speed ratio falls by more than its measured noise allows.
+smoke tier from scratch (in a temporary store) and fails when a run fails, when a mean leaves the band its seed
+variance allows, when a verdict flips, when there is nothing to compare, or when a speed ratio falls by more than
+its measured noise allows. Per-seed values must repeat bit for bit only on the platform that wrote the baseline.
 """
 
 from __future__ import annotations
@@ -16,9 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from suite.errors import SuiteError
+from suite.files import atomic_write
 
 BASELINE_DIR = Path("results") / "baselines"
 BAND_SE = 4.0          # a mean may move this many standard errors of the difference before it is a regression
+# ... and always at least this fraction of max(1, |mean|): float32 training on another CPU moved the means of runs
+# whose seeds agree by up to 1.5e-6 of that (measured between two machines' baselines of the smoke tiers).
+BAND_FLOOR = 1e-4
+MIN_SEEDS = 2          # a baseline tier needs a seed spread to set its bands
 SPEED_NOISE_SD = 3.0   # a speed ratio may fall this many measured standard deviations ...
 SPEED_MIN_DROP = 0.15  # ... and at least this fraction, before it is a regression
 SPEED_BENCHES = ("training loop", "grouped seeds K=16 (digits)")
@@ -50,15 +56,21 @@ def _variant(row: dict, factors) -> str:
 
 
 def platform_fingerprint() -> dict:
-    """What decides the bits of a float32 result besides the code: the CPU model, the machine, torch and numpy."""
+    """What decides the bits of a float32 result besides the code: the CPU model and the vector instructions torch
+    uses on it, the machine, torch and its BLAS, numpy and its BLAS."""
     import platform
+    import re
 
     import numpy
     import torch
 
     from suite.environment import cpu_model
 
-    return {"cpu": cpu_model(), "machine": platform.machine(), "torch": torch.__version__, "numpy": numpy.__version__}
+    blas = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show())
+    numpy_blas = numpy.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+    return {"cpu": cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "machine": platform.machine(), "torch": torch.__version__, "torch_blas": blas.group(1) if blas else None,
+            "numpy": numpy.__version__, "numpy_blas": f"{numpy_blas.get('name')} {numpy_blas.get('version')}"}
 
 
 def snapshot(result) -> dict:
@@ -80,19 +92,27 @@ def snapshot(result) -> dict:
                   for s in summary if not s["metric"].endswith(TIMING_SUFFIX)},
         "values": values,
         "verdicts": {h["hypothesis"]: h["verdict"] for h in result.judgement.hypotheses.to_dict("records")},
+        "runs": {s: sum(r["status"] == s for r in result.records) for s in ("ok", "diverged", "failed")},
+        "first_error": next((r.get("error") for r in result.records if r["status"] == "failed"), None),
     }
 
 
 def _band(base: dict, new: dict) -> float:
     """Allowed |difference of means|: BAND_SE standard errors of the difference (from both sides' seed spread),
-    and never less than rounding noise."""
+    and never less than what rounding on another CPU can move (BAND_FLOOR)."""
     se2 = sum((s["std"] ** 2 / s["n"]) for s in (base, new) if s["n"] and s["std"] == s["std"])
-    return max(BAND_SE * math.sqrt(se2), 1e-9 * max(1.0, abs(base["mean"])))
+    return max(BAND_SE * math.sqrt(se2), BAND_FLOOR * max(1.0, abs(base["mean"])))
 
 
 def compare(base: dict, new: dict) -> list[Finding]:
     name = base["ablation"]
-    findings = []
+    runs = new.get("runs", {})
+    findings = [Finding(name, "no failed runs", not runs.get("failed"),
+                        f"{runs.get('failed')} failed (first: {new.get('first_error')})" if runs.get("failed")
+                        else ", ".join(f"{n} {s}" for s, n in runs.items() if n))]
+    if not base["stats"] or not base["values"]:
+        return findings + [Finding(name, "something to compare", False, "the baseline holds no values: "
+                                   f"python -m suite baseline {name}")]
     moved = []
     for key, b in base["stats"].items():
         n = new["stats"].get(key)
@@ -183,11 +203,18 @@ def write_baselines(ablations, directory: Path, store, tier: str = "smoke", jobs
     if speed:
         path = _path(directory, "speed")
         old = json.loads(path.read_text()) if path.is_file() else None
-        path.write_text(json.dumps(with_history(measure_speed(), old), indent=1))
+        atomic_write(path, json.dumps(with_history(measure_speed(), old), indent=1))
         written.append(path)
     for abl in ablations:
+        if abl.tiers[tier].seeds < MIN_SEEDS:
+            raise SuiteError(f"{abl.name}: the {tier} tier has {abl.tiers[tier].seeds} seed; a baseline needs at least "
+                             f"{MIN_SEEDS} to set its bands from the seeds' spread")
+        snap = snapshot(_retrain(abl, store, tier, jobs))
+        if snap["runs"]["failed"] or not snap["values"]:
+            raise SuiteError(f"{abl.name}: no baseline written: {snap['runs']['failed']} of "
+                             f"{sum(snap['runs'].values())} runs failed (first: {snap['first_error']})")
         path = _path(directory, abl.name)
-        path.write_text(json.dumps(snapshot(_retrain(abl, store, tier, jobs)), indent=1, sort_keys=True))
+        atomic_write(path, json.dumps(snap, indent=1, sort_keys=True))
         written.append(path)
     return written
 
@@ -215,6 +242,18 @@ def check(ablations, directory: Path, tier: str = "smoke", jobs: int | None = No
             base = json.loads(path.read_text())
             findings += compare(base, snapshot(_retrain(abl, store, base.get("tier", tier), jobs)))
     return findings
+
+
+def markdown(findings: list[Finding]) -> str:
+    """The check as a Markdown summary a CI job can post on a pull request: failures first, each with what moved,
+    by how much and against what band (the detail), then the checks that passed."""
+    failed = [f for f in findings if not f.ok]
+    lines = [f"### Regression check: {len(findings) - len(failed)} of {len(findings)} passed", "",
+             "| | ablation | check | detail |", "| --- | --- | --- | --- |"]
+    for f in sorted(findings, key=lambda f: f.ok):
+        detail = f.detail.replace("|", "\\|")
+        lines.append(f"| {'ok' if f.ok else '**FAIL**'} | {f.ablation} | {f.what} | {detail} |")
+    return "\n".join(lines) + "\n"
 
 
 def load_dir(directory: str | None) -> Path:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from suite.errors import SuiteError
+from suite.files import atomic_write
 
 SCHEMA_VERSION = 1
 ENV_VAR = "SUITE_RESULTS"
@@ -73,23 +74,11 @@ class Store:
         target = self.path(record["ablation"], record["key"])
         # NaN and infinities are written as JSON's common extension (NaN, Infinity), which json and pandas read.
         text = json.dumps(record, separators=(",", ":"), sort_keys=True)
-        tmp = None
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{record['key']}.", suffix=".tmp")
-            with os.fdopen(fd, "w") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
+            atomic_write(target, text)
         except OSError as exc:  # disk full, quota, permissions: the records already written stay whole
-            if tmp:
-                Path(tmp).unlink(missing_ok=True)
             raise SuiteError(f"could not write record {target}: {exc.strerror or exc}") from None
-        except BaseException:
-            if tmp:
-                Path(tmp).unlink(missing_ok=True)
-            raise
         return target
 
     def sweep(self, ablation: str) -> None:

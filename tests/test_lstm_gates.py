@@ -18,7 +18,8 @@ def _smoke(cli, name, tmp_path):
 
 def test_lstm_gates_smoke_end_to_end(cli, tmp_path):
     out, records = _smoke(cli, "lstm_gates", tmp_path)
-    assert f"{len(VARIANTS)} runs, {len(VARIANTS)} trained" in out.stdout and "claim lstm_gates" in out.stdout
+    n = 2 * len(VARIANTS)  # two seeds of each variant
+    assert f"{n} runs, {n} trained" in out.stdout and "claim lstm_gates" in out.stdout
     assert {r["status"] for r in records} == {"ok"} and {r["factors"]["cell"] for r in records} == set(VARIANTS)
     for r in records:
         m = r["metrics"]
