@@ -156,7 +156,7 @@ def cmd_show(args) -> int:
     return 0
 
 
-COLOUR = {"reproduced": "green", "contradicted": "red", "inconclusive": "yellow", "not run": "dim"}
+COLOUR = {"reproduced": "green", "contradicted": "red", "inconclusive": "yellow", "not run": "dim", "failed": "red"}
 # The hypothesis table's columns shown in a terminal, where 80 columns must hold it.
 TERMINAL_COLUMNS = ("H", "device", "mean A", "mean B", "A \u2212 B [95% CI]", "effect size", "p Holm", "n A/B", "verdict")
 
@@ -188,9 +188,10 @@ def print_judgement(con, result, title: str) -> None:
         con.print(f"  [dim]{u['variant']} ({u['device']}): {u['what']}[/]")
     counts = ", ".join(f"{n} {s}" for s, n in sorted(judgement.counts.items()))
     devices = present.by_device(judgement.claims)
+    failed = f"; first error: {judgement.first_error}" if judgement.claim == "failed" else ""
     con.print(f"claim [bold]{abl.name}[/bold]: [{COLOUR.get(judgement.claim, 'white')}]{judgement.claim}[/]"
               + (f" ({devices})" if devices else "")
-              + f" (hypotheses: {present.tally(judgement.hypotheses)}; runs: {counts})")
+              + f" (hypotheses: {present.tally(judgement.hypotheses)}; runs: {counts}{failed})")
 
 
 def cmd_run(args) -> int:

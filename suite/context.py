@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import hashlib
+import random
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
+import numpy as np
 import torch
 
 
@@ -68,11 +70,16 @@ class RunContext:
         self.reseed()
         # Data order comes from its own generator so that model code drawing random numbers cannot shift it.
         self.generator = torch.Generator().manual_seed(self.torch_seed)
+        # The run's own numpy generator, for code that draws with numpy: the same draws for every variant.
+        self.rng = np.random.default_rng(self.torch_seed)
 
     def reseed(self) -> None:
-        """Seed torch's global generator for this run (a grouped path calls it before building each member's model,
-        so that every member starts from the same weights as when it runs alone)."""
+        """Seed the global generators of torch, numpy and Python's ``random`` for this run (a grouped path calls it
+        before building each member's model, so that every member starts from the same weights as when it runs
+        alone), so that a run draws the same numbers in every variant and in every process."""
         torch.manual_seed(self.torch_seed)
+        np.random.seed(self.torch_seed)
+        random.seed(self.torch_seed)
 
     def log(self, epoch: int, **metrics: float) -> None:
         """Record one point of the per-epoch curves."""

@@ -12,7 +12,7 @@ import pandas as pd
 
 from suite.registry import Ablation
 
-VERDICTS = ("reproduced", "contradicted", "inconclusive", "not run")
+VERDICTS = ("reproduced", "contradicted", "inconclusive", "not run", "failed")
 # The columns of the hypothesis table; optional ones appear only when some row has a value.
 COLUMNS = ("H", "device", "test", "n A/B", "mean A", "mean B", "A \u2212 B [95% CI]", "effect size", "p", "p Holm",
            "margin", "tuned", "verdict")

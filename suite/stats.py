@@ -29,11 +29,16 @@ import scipy.stats
 
 ALPHA = 0.05
 
-# Spread at or below this fraction of the mean's magnitude counts as zero (rounding noise,
-# e.g. ``b = a + 0.1`` in floating point): such data are handled as exactly constant.
+# A difference or spread at or below this fraction of the values' magnitude is floating-point rounding (e.g. ``v``
+# against ``sum([v / 10] * 10)``, 1.6e-16 apart): rounding is never a finding.
 _REL_TOL = 1e-12
 
-_VERDICTS = ("reproduced", "contradicted", "inconclusive", "not run")
+
+def _rounding(*arrays: np.ndarray) -> float:
+    """The largest difference that is rounding of values as large as these."""
+    return _REL_TOL * max((float(np.abs(x).max()) for x in arrays if x.size), default=0.0)
+
+_VERDICTS = ("reproduced", "contradicted", "inconclusive", "not run", "failed")
 
 
 def _finite(values) -> np.ndarray:
@@ -161,9 +166,12 @@ def compare(a: pd.Series, b: pd.Series, paired: bool | None = None, alternative:
             return Comparison("none", n, n, mean_a, mean_b, mean_a - mean_b,
                               float("nan"), float("nan"), float("nan"), float("nan"), float("nan"), n_excluded)
         d = xa - xb
+        noise = _rounding(xa, xb)
+        if np.abs(d).max() <= noise:  # the arms agree up to rounding: no difference at all
+            d = np.zeros_like(d)
         diff = float(np.mean(d))
         sd = float(np.std(d, ddof=1))
-        if sd <= _REL_TOL * abs(diff):
+        if sd <= max(_REL_TOL * abs(diff), noise):
             stat, eff, p = _degenerate(diff, alternative)
             return Comparison("paired t", n, n, mean_a, mean_b, diff, diff, diff, eff, stat, p, n_excluded)
         res = scipy.stats.ttest_rel(xa, xb)
@@ -181,8 +189,9 @@ def compare(a: pd.Series, b: pd.Series, paired: bool | None = None, alternative:
         return Comparison("none", na, nb, mean_a, mean_b, diff,
                           float("nan"), float("nan"), float("nan"), float("nan"), float("nan"), n_excluded)
     va, vb = float(np.var(xa, ddof=1)), float(np.var(xb, ddof=1))
-    scale = _REL_TOL * max(abs(mean_a), abs(mean_b))
-    if np.sqrt(va) <= scale and np.sqrt(vb) <= scale:
+    noise = _rounding(xa, xb)
+    if np.sqrt(va) <= noise and np.sqrt(vb) <= noise:
+        diff = 0.0 if abs(diff) <= noise else diff  # equal up to rounding: no difference at all
         stat, eff, p = _degenerate(diff, alternative)
         return Comparison("welch t", na, nb, mean_a, mean_b, diff, diff, diff, eff, stat, p, n_excluded)
     with warnings.catch_warnings():
@@ -256,16 +265,17 @@ def similar_verdict(p_equivalence_adjusted: float, ci_low: float, ci_high: float
 def claim_verdict(verdicts: Sequence[str]) -> str:
     """Verdict of a claim from the verdicts of its comparisons.
 
-    "not run" entries are ignored. Any "contradicted" -> "contradicted"; all (at least one)
-    "reproduced" -> "reproduced"; otherwise "inconclusive". Nothing but "not run" (or nothing) -> "not run".
+    "not run" and "failed" entries (no runs, or only failed ones) are ignored. Any "contradicted" ->
+    "contradicted"; all (at least one) "reproduced" -> "reproduced"; otherwise "inconclusive". Nothing tested:
+    "failed" when some entry failed, else "not run".
     """
     vs = list(verdicts)
     unknown = set(vs) - set(_VERDICTS)
     if unknown:
         raise ValueError(f"unknown verdicts: {sorted(unknown)}")
-    ran = [v for v in vs if v != "not run"]
+    ran = [v for v in vs if v not in ("not run", "failed")]
     if not ran:
-        return "not run"
+        return "failed" if "failed" in vs else "not run"
     if "contradicted" in ran:
         return "contradicted"
     if all(v == "reproduced" for v in ran):

@@ -20,7 +20,7 @@ class Judgement:
     summary: pd.DataFrame     # per (device, variant, metric): n, n_excluded, mean, std, CI
     counts: dict[str, int]    # runs by status
     runs: pd.DataFrame        # one row per run (status, factors, timings)
-
+    first_error: str | None = None  # of the first failed run
     @property
     def claim(self) -> str:
         """One verdict over devices: theirs when they agree, else inconclusive."""
@@ -64,8 +64,12 @@ def _side(df: pd.DataFrame, hyp: Hypothesis, selector: dict, pair_on: list[str])
     return (side.set_index(pair_on)["value"] if pair_on else side["value"]), chosen
 
 
-def _compare(df: pd.DataFrame, hyp: Hypothesis, factors: list[str]) -> dict:
+def _compare(df: pd.DataFrame, hyp: Hypothesis, factors: list[str], errors: dict) -> dict:
+    """One hypothesis judged from the metrics of one device's runs (failed runs included: they are evidence of
+    nothing, and a side with nothing else is "failed"). ``errors``: run key -> error, of the failed runs."""
     df = df[_select(df, hyp.where)]
+    failed = df[df["status"] == "failed"]
+    df = df[df["status"] != "failed"]
     # Runs pair when they share the seed and every factor that the comparison neither varies nor tunes.
     pair_on = ["seed"] + [f for f in factors if f not in hyp.a and f not in hyp.tuned]
     (a, chosen_a), (b, chosen_b) = _side(df, hyp, hyp.a, pair_on), _side(df, hyp, hyp.b, pair_on)
@@ -76,9 +80,17 @@ def _compare(df: pd.DataFrame, hyp: Hypothesis, factors: list[str]) -> dict:
         row["tuned"] = "; ".join(f"{side}: " + (", ".join(f"{k}={_fmt_choice(v)}" for k, v in c.items()) or "-")
                                  for side, c in (("A", chosen_a), ("B", chosen_b)))
     if a.empty or b.empty:
+        where = f" where {_items(hyp.where)}" if hyp.where else ""
+        broken = [(side, sel, failed[_select(failed, sel)]) for side, sel, values in (("A", hyp.a, a), ("B", hyp.b, b))
+                  if values.empty and _select(failed, sel).any()]
+        if broken:
+            side, sel, runs = broken[0]
+            keys = runs["key"].unique()
+            return row | {"verdict": "failed", "n_a": len(a), "n_b": len(b), "test": "none", "p": np.nan,
+                          "why": f"all {len(keys)} runs of {side} ({_items(sel)}){where} failed "
+                                 f"(first: {errors.get(keys[0])})"}
         empty = " and ".join(f"{side} ({_items(sel)})" for side, sel, values in (("A", hyp.a, a), ("B", hyp.b, b))
                              if values.empty)
-        where = f" where {_items(hyp.where)}" if hyp.where else ""
         return row | {"verdict": "not run", "n_a": len(a), "n_b": len(b), "test": "none", "p": np.nan,
                       "why": f"no runs of {empty}{where} in this plan"}
     c = stats.compare(a, b, paired=paired)
@@ -104,21 +116,24 @@ def judge(abl: Ablation, records: list[dict]) -> Judgement:
     factors = list(abl.factors)
     metrics = tables.metrics(records, declared=list(abl.metrics))
     counts = pd.Series([r.get("status") for r in records]).value_counts().to_dict() if records else {}
+    errors = {r["key"]: r.get("error") for r in records if r.get("status") == "failed"}
     rows, claims = [], {}
     for device, df in (metrics.groupby("device", sort=True) if not metrics.empty else []):
-        hyp_rows = [{"device": device, **_compare(df, h, factors)} for h in abl.hypotheses]
+        hyp_rows = [{"device": device, **_compare(df, h, factors, errors)} for h in abl.hypotheses]
         # Holm over the hypotheses that could be tested on this device.
-        p_adj = stats.holm([r["p"] if r.get("verdict") != "not run" else np.nan for r in hyp_rows])
+        p_adj = stats.holm([r["p"] if "verdict" not in r else np.nan for r in hyp_rows])
         for r, p in zip(hyp_rows, p_adj):
             r["p_adj"] = p
-            if r.get("verdict") == "not run":
+            if "verdict" in r:  # not run, or failed
                 continue
             if r["direction"] == "similar":
                 r["verdict"] = stats.similar_verdict(p, r["ci_low"], r["ci_high"], r["margin"])
             else:
                 r["verdict"] = stats.verdict(r["diff"], p, r["direction"])
-        claims[device] = stats.claim_verdict([r["verdict"] for r in hyp_rows])
+        statuses = set(df["status"])
+        claims[device] = "failed" if statuses == {"failed"} else stats.claim_verdict([r["verdict"] for r in hyp_rows])
         rows += hyp_rows
-    summary = (stats.summarize(metrics, by=["device", *factors, "metric"]) if not metrics.empty
+    evidence = metrics[metrics["status"] != "failed"] if not metrics.empty else metrics
+    summary = (stats.summarize(evidence, by=["device", *factors, "metric"]) if not evidence.empty
                else pd.DataFrame())
-    return Judgement(pd.DataFrame(rows), claims, summary, counts, tables.runs(records))
+    return Judgement(pd.DataFrame(rows), claims, summary, counts, tables.runs(records), next(iter(errors.values()), None))

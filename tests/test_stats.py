@@ -327,3 +327,17 @@ def test_one_sided_p_is_half_the_two_sided_one_towards_the_alternative(paired):
     assert compare(a, b, paired=paired, alternative=towards).p == pytest.approx(two.p / 2)
     assert compare(a, b, paired=paired, alternative=away).p == pytest.approx(1 - two.p / 2)
     assert (compare(a, b, paired=paired, alternative=towards).ci_low, two.ci_high) == (two.ci_low, two.ci_high)
+
+
+def test_rounding_noise_is_never_a_finding():
+    """Two arms computing the same quantity, one as v and one as sum([v / 10] * 10): they differ in the last bits
+    only, which a paired test must not call a difference."""
+    v = np.random.default_rng(0).uniform(0.1, 10, 5)
+    a = pd.Series(v, index=range(5))
+    b = pd.Series([sum([x / 10] * 10) for x in v], index=range(5))
+    assert (a != b).any()
+    c = compare(a, b, paired=True)
+    assert c.diff == 0 and c.p == 1.0 and verdict(c.diff, c.p, "greater") == "inconclusive"
+    assert compare(a, b, paired=False).p > 0.5
+    constant = compare(pd.Series([0.3] * 4), pd.Series([0.1 + 0.2] * 4), paired=False)  # 0.30000000000000004
+    assert constant.diff == 0 and constant.p == 1.0

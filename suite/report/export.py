@@ -12,7 +12,8 @@ from suite.results import Result, deciding
 
 TABLES = ("runs", "metrics", "curves", "probes", "summary", "hypotheses")
 CLAIM_COLUMNS = ["ablation", "section", "claim", "tier", "verdict", "verdicts_by_device", "deciding_hypothesis",
-                 "metric", "diff", "ci_low", "ci_high", "p_adj", "seeds", "devices", "runs", "runs_planned"]
+                 "metric", "diff", "ci_low", "ci_high", "p_adj", "seeds", "devices", "runs", "runs_planned",
+                 "first_error"]
 
 
 def _tables(result: Result) -> dict[str, pd.DataFrame]:
@@ -33,7 +34,7 @@ def claims(results: dict) -> pd.DataFrame:
                          "deciding_hypothesis": d.get("hypothesis"), "metric": d.get("metric"),
                          "diff": d.get("diff"), "ci_low": d.get("ci_low"), "ci_high": d.get("ci_high"),
                          "p_adj": d.get("p_adj"), "seeds": r.seeds, "devices": ",".join(r.devices),
-                         "runs": len(r.records), "runs_planned": r.planned})
+                         "runs": len(r.records), "runs_planned": r.planned, "first_error": r.judgement.first_error})
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 

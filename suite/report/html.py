@@ -18,7 +18,7 @@ from suite.registry import Ablation
 from suite.results import Result
 from suite.stats import ALPHA
 
-SYMBOLS = {"reproduced": "\u2713", "contradicted": "\u2717", "inconclusive": "?", "not run": "\u2013"}
+SYMBOLS = {"reproduced": "\u2713", "contradicted": "\u2717", "inconclusive": "?", "not run": "\u2013", "failed": "!"}
 
 
 def badge(verdict: str):
@@ -166,6 +166,8 @@ def summary_row(abl: Ablation, result: Result | None) -> dict:
     d = results.deciding(result)
     effect = (f"H{present.numbers(abl).get(d['hypothesis'], '?')} ({d['metric']}): "
               + present.ci(d.get("diff"), d.get("ci_low"), d.get("ci_high"))) if d else "-"
+    if result.judgement.claim == "failed":
+        effect = f"first error: {result.judgement.first_error}"
     seeds = f"{result.seeds} seed" + ("s" if result.seeds != 1 else "")
     return row | {"verdict": result.judgement.claim, "badge": badge(result.judgement.claim), "effect": effect,
                   "p": fmt(d.get("p_adj")) if d else "-", "seeds": seeds, "devices": ", ".join(result.devices),
