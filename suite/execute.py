@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import socket
 import time
@@ -24,6 +25,7 @@ from suite.registry import USER_PATH_VAR, get
 from suite.store import Store
 
 DONE = ("ok", "diverged")  # outcomes that a rerun reproduces; failed runs are tried again
+log = logging.getLogger("suite.execute")
 BACKENDS = ("loky", "dask")
 
 
@@ -259,12 +261,17 @@ def run(specs: list[RunSpec], store: Store, *, jobs: int | None = None, data_dir
     return summaries
 
 
+WAIT_NOTE_S = (2.0, 30.0)  # say who holds what first after this long, then this often
+
+
 def _wait_for_others(others: list[RunSpec], store: Store, summaries: list, advance, poll_s: float) -> list[RunSpec]:
-    """Wait while other processes hold claims; return the runs whose holder vanished without a record."""
+    """Wait while other processes hold live claims, saying who holds what and for how long this one has waited;
+    return the runs whose holder released them (or went stale) without a record."""
     orphaned = []
+    started, next_note = time.monotonic(), WAIT_NOTE_S[0]
     while others:
         time.sleep(poll_s)
-        still = []
+        still, holders = [], {}
         for s in others:
             path = store.path(s.ablation, s.key)
             record = store.read(path) if path.is_file() else None
@@ -272,9 +279,16 @@ def _wait_for_others(others: list[RunSpec], store: Store, summaries: list, advan
                 summary = {"key": s.key, "status": record["status"], "error": record.get("error"), "by": "other"}
                 summaries.append(summary)
                 advance(summary)
-            elif store.claimed(s.ablation, s.key):
+            elif (h := store.holder(s.ablation, s.key)) is not None:
                 still.append(s)
+                holders.setdefault((s.ablation, h.host, h.pid), []).append(h)
             else:
                 orphaned.append(s)
         others = still
+        waited = time.monotonic() - started
+        if others and waited >= next_note:
+            next_note = waited + WAIT_NOTE_S[1]
+            log.warning("waited %.0f s for %s", waited, "; ".join(
+                f"{len(hs)} run(s) of {abl} that {host} pid {pid} holds (last heartbeat {min(h.age_s for h in hs):.0f} s ago)"
+                for (abl, host, pid), hs in holders.items()))
     return orphaned

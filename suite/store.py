@@ -5,8 +5,8 @@ renamed into place, so a reader sees either no record or a whole one; a killed w
 ``.tmp`` file, which loading ignores and a later run sweeps away. Records that do not parse, or are not a
 whole record of this schema, are moved to ``<root>/<ablation>/corrupt/`` (never deleted) and rerun.
 
-Processes sharing a results directory claim a run before training it with a ``<key>.lock`` file created
-exclusively; a lock whose process is gone is stale and taken over.
+Processes sharing a results directory claim a run before training it with a ``<key>.lock`` file: a lease with a
+heartbeat (:mod:`suite.leases`).
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import tempfile
 import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from suite import leases
 from suite.errors import SuiteError
 from suite.files import atomic_write
 
@@ -27,7 +27,6 @@ SCHEMA_VERSION = 1
 ENV_VAR = "SUITE_RESULTS"
 STATUSES = ("ok", "diverged", "failed")
 STALE_TMP_S = 600  # a temporary file this old belongs to a writer that died
-_HOST = socket.gethostname()
 log = logging.getLogger(__name__)
 
 
@@ -53,6 +52,7 @@ def _check(record, path: Path) -> None:
 class Store:
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else default_root()
+        self._leases = leases.Leases()
 
     def path(self, ablation: str, key: str) -> Path:
         return self.root / ablation / f"{key}.json"
@@ -91,48 +91,20 @@ class Store:
             except FileNotFoundError:
                 pass
 
+    def lock(self, ablation: str, key: str) -> Path:
+        return self.root / ablation / f"{key}.lock"
+
     def claim(self, ablation: str, key: str) -> bool:
-        """Take the run for this process; False while another live process holds it."""
-        lock = self.root / ablation / f"{key}.lock"
-        lock.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(2):
-            try:
-                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                if not self._stale(lock):
-                    return False
-                lock.unlink(missing_ok=True)  # its holder died: take it over
-                continue
-            with os.fdopen(fd, "w") as fh:
-                fh.write(f"{_HOST} {os.getpid()}")
-            return True
-        return False
+        """Take the run for this process (a stale claim is taken over); False while another live process holds it."""
+        return self._leases.claim(self.lock(ablation, key))
 
     def release(self, ablation: str, key: str) -> None:
-        (self.root / ablation / f"{key}.lock").unlink(missing_ok=True)
+        self._leases.release(self.lock(ablation, key))
 
-    def claimed(self, ablation: str, key: str) -> bool:
-        lock = self.root / ablation / f"{key}.lock"
-        return lock.exists() and not self._stale(lock)
-
-    @staticmethod
-    def _stale(lock: Path) -> bool:
-        try:
-            host, pid = lock.read_text().split()
-        except FileNotFoundError:
-            return False  # released meanwhile: not ours to take yet, the caller retries
-        except ValueError:
-            # Being written right now, or garbage left by a crash: stale only once it has sat a while.
-            return time.time() - lock.stat().st_mtime > 60
-        if host != _HOST:
-            return False  # another machine's process: cannot be checked from here
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
+    def holder(self, ablation: str, key: str) -> leases.Holder | None:
+        """Who holds a live claim on the run; None when nobody does (or the claim is stale)."""
+        h = leases.holder(self.lock(ablation, key))
+        return h if h is not None and leases.stale(h) is None else None
 
     def read(self, path: Path) -> dict | None:
         """A record, or None (after moving the file aside) when it is not a whole record of a known schema."""

@@ -13,7 +13,7 @@ SUITE = ROOT / "suite"
 # circle test keeps a layer's modules from importing each other both ways): the data of a claim flows up this list
 # (declared, planned, executed, stored, judged, presented).
 LAYERS = [
-    ["suite.errors", "suite.files"],
+    ["suite.errors", "suite.files", "suite.leases"],
     ["suite.declare", "suite.stats", "suite.tables", "suite.environment", "suite.progress", "suite.store",
      "suite.datasets", "suite.context", "suite.fingerprint"],
     ["suite.lab"],  # the lab: may use the run contract and the data sources, nothing of the engine above them

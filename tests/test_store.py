@@ -93,14 +93,14 @@ def test_killed_writer_never_leaves_a_partial_record(tmp_path):
 
 def test_claims_are_exclusive_and_stale_ones_are_taken_over(tmp_path):
     store = Store(tmp_path)
-    assert store.claim("toy", "k") and not store.claim("toy", "k") and store.claimed("toy", "k")
+    assert store.claim("toy", "k") and not store.claim("toy", "k") and store.holder("toy", "k").pid == os.getpid()
     store.release("toy", "k")
-    assert not store.claimed("toy", "k")
+    assert store.holder("toy", "k") is None
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     import socket
 
-    (tmp_path / "toy" / "k.lock").write_text(f"{socket.gethostname()} {dead.stdout.strip()}")
-    assert not store.claimed("toy", "k") and store.claim("toy", "k")
+    (tmp_path / "toy" / "k.lock").write_text(f"{socket.gethostname()} {dead.stdout.strip()}")  # an earlier format
+    assert store.holder("toy", "k") is None and store.claim("toy", "k")
 
 
 def test_disk_full_is_one_error_and_leaves_no_partial_file(tmp_path):
