@@ -323,9 +323,18 @@ def _log_to_stderr() -> None:
     root.propagate = False
 
 
+def _lossy_output() -> None:
+    """Characters the terminal's encoding lacks (a claim's arrow, a factor value's Greek letter under cp1252) come
+    out as '?': output degrades, it never crashes a run after its results are stored."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
+    _lossy_output()
     _log_to_stderr()
     try:
         parser = build_parser()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import tempfile
 import time
@@ -23,11 +24,29 @@ from suite import leases
 from suite.errors import SuiteError
 from suite.files import atomic_write
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: strict JSON (non-finite floats tagged); 1: NaN and Infinity as JSON's common extension
+SCHEMAS = (1, 2)
+_NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 ENV_VAR = "SUITE_RESULTS"
 STATUSES = ("ok", "diverged", "failed")
 STALE_TMP_S = 600  # a temporary file this old belongs to a writer that died
 log = logging.getLogger(__name__)
+
+
+def _tag(value):
+    """``value`` with every non-finite float as {"$float": "nan" | "inf" | "-inf"}: strict JSON, which any parser
+    reads, and recoverable (:func:`_untag`)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"$float": "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")}
+    if isinstance(value, dict):
+        return {k: _tag(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_tag(v) for v in value]
+    return value
+
+
+def _untag(obj: dict):
+    return _NON_FINITE[obj["$float"]] if len(obj) == 1 and obj.get("$float") in _NON_FINITE else obj
 
 
 def default_root() -> Path:
@@ -38,7 +57,7 @@ def _check(record, path: Path) -> None:
     """A whole record of this schema, or ValueError saying what is wrong."""
     if not isinstance(record, dict):
         raise ValueError("not a JSON object")
-    if record.get("schema") != SCHEMA_VERSION:
+    if record.get("schema") not in SCHEMAS:
         raise ValueError(f"unknown schema version {record.get('schema')!r}")
     if record.get("key") != path.stem:
         raise ValueError("its key does not match its file name")
@@ -53,6 +72,7 @@ class Store:
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else default_root()
         self._leases = leases.Leases()
+        self._skipped: set[Path] = set()  # unreadable records that could not be moved aside
 
     def path(self, ablation: str, key: str) -> Path:
         return self.root / ablation / f"{key}.json"
@@ -72,8 +92,7 @@ class Store:
     def write(self, record: dict) -> Path:
         record = {"schema": SCHEMA_VERSION, **record}
         target = self.path(record["ablation"], record["key"])
-        # NaN and infinities are written as JSON's common extension (NaN, Infinity), which json and pandas read.
-        text = json.dumps(record, separators=(",", ":"), sort_keys=True)
+        text = json.dumps(_tag(record), separators=(",", ":"), sort_keys=True, allow_nan=False)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(target, text)
@@ -109,7 +128,7 @@ class Store:
     def read(self, path: Path) -> dict | None:
         """A record, or None (after moving the file aside) when it is not a whole record of a known schema."""
         try:
-            record = json.loads(path.read_text())
+            record = json.loads(path.read_text(), object_hook=_untag)
             _check(record, path)
             return record
         except FileNotFoundError:
@@ -126,6 +145,11 @@ class Store:
             log.warning("record %s is unreadable (%s); moved to %s, and the run will be redone", path, exc, aside)
         except FileNotFoundError:
             pass  # another process moved it first
+        except OSError as err:  # a read-only store (a copy, a mounted archive) is read as it is
+            if path not in self._skipped:
+                self._skipped.add(path)
+                log.warning("record %s is unreadable (%s) and stays where it is (%s); it is left out",
+                            path, exc, err.strerror or err)
 
     def records(self, ablation: str | None = None, keys: Iterable[str] | None = None) -> Iterator[dict]:
         """Stored records of one ablation (or all), optionally only those whose keys are given."""

@@ -29,7 +29,14 @@ def test_round_trip_keeps_non_finite_values(tmp_path):
     (back,) = store.records("toy")
     assert back["schema"] == SCHEMA_VERSION
     assert back["metrics"]["ratio"] == -math.inf and math.isnan(back["curves"]["value"][0])
-    assert '"ratio":-Infinity' in path.read_text()
+    strict = json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"{c} is not strict JSON"))
+    assert strict["metrics"]["ratio"] == {"$float": "-inf"} and strict["curves"]["value"] == [{"$float": "nan"}]
+    # A record written before (NaN and Infinity as JSON's common extension) still loads.
+    old = json.dumps(record("k0") | {"schema": 1})
+    assert "-Infinity" in old and "NaN" in old
+    (tmp_path / "toy" / "k0.json").write_text(old)
+    (back,) = store.records("toy", keys=["k0"])
+    assert back["metrics"]["ratio"] == -math.inf and math.isnan(back["curves"]["value"][0])
     assert [r["key"] for r in store.records("toy", keys=["k1", "absent"])] == ["k1"]
 
 

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from suite.errors import SuiteError, UsageError
+from suite.files import atomic_write
 
 FORMATS = ("html", "pdf", "csv", "parquet")
 
@@ -89,8 +90,7 @@ def build_reports(names: list[str], *, formats: str = "html,pdf", out: str | Pat
                      else [] for abl in ablations for t, r in results[abl.name].items()}
             page = html.render(ablations, results, drawn, tier)
             if "html" in formats:
-                (out / "report.html").write_text(page, encoding="utf-8")
-                written.append(out / "report.html")
+                written.append(atomic_write(out / "report.html", page))
             if "pdf" in formats:
                 pdf.write(page, out / "report.pdf")
                 written.append(out / "report.pdf")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from suite.errors import SuiteError
+from suite.files import atomic_write
 from suite.results import Result, deciding
 
 TABLES = ("runs", "metrics", "curves", "probes", "summary", "hypotheses")
@@ -41,13 +42,12 @@ def claims(results: dict) -> pd.DataFrame:
 def _write(df: pd.DataFrame, path: Path, fmt: str) -> Path:
     path = path.with_suffix(f".{fmt}")
     if fmt == "csv":
-        df.to_csv(path, index=False)
-    else:
-        try:
-            df.to_parquet(path, index=False)
-        except ImportError:
-            raise SuiteError("parquet output needs pyarrow: pip install pyarrow (or use --format csv)") from None
-    return path
+        return atomic_write(path, df.to_csv(index=False))
+    try:
+        import pyarrow  # noqa: F401  (pandas writes parquet through it)
+    except ImportError:
+        raise SuiteError("parquet output needs pyarrow: pip install pyarrow (or use --format csv)") from None
+    return atomic_write(path, lambda fh: df.to_parquet(fh, index=False))
 
 
 def write(results: dict, out: Path, fmt: str) -> list[Path]:

@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 from suite.errors import SuiteError
+from suite.files import atomic_write
 
 # The Debian/Ubuntu packages WeasyPrint loads at import (Pango, HarfBuzz) and a font that renders the report.
 SYSTEM_PACKAGES = "libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core"
@@ -37,6 +38,6 @@ def write(html: str, path: Path) -> None:
     level = log.level
     log.setLevel(logging.ERROR)  # it warns about every screen-only CSS property it ignores
     try:
-        weasyprint.HTML(string=html, base_url=str(path.parent)).write_pdf(path)
+        atomic_write(path, weasyprint.HTML(string=html, base_url=str(path.parent)).write_pdf())
     finally:
         log.setLevel(level)
