@@ -11,12 +11,9 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
-import importlib.metadata
 import os
 import random
 import struct
-import urllib.error
-import urllib.request
 import warnings
 import zlib
 from dataclasses import dataclass
@@ -108,6 +105,8 @@ def fingerprint(name: str, *, data_dir: str | Path | None = None, cache_dir: str
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
     if name in ("digits", "mnist1d"):
+        import importlib.metadata
+
         package = {"digits": "scikit-learn", "mnist1d": "mnist1d"}[name]
         return f"{name}: {package} {importlib.metadata.version(package)}"
     cache = Path(cache_dir if cache_dir is not None else default_cache_dir()).expanduser()
@@ -294,7 +293,7 @@ def read_idx(path: str | Path, *, ndim: int | None = None) -> np.ndarray:
 
 
 def _one_line(e: BaseException) -> str:
-    reason = e.reason if isinstance(e, urllib.error.URLError) else e
+    reason = getattr(e, "reason", e)  # a URLError's reason
     return " ".join(str(reason).split()) or type(e).__name__
 
 
@@ -393,6 +392,8 @@ def _download_mnist(directory: Path, stems: list[str]) -> None:
 
 def _fetch(url: str, limit: int) -> bytes:
     """At most `limit` bytes from `url`, so a wrong or hostile server cannot fill memory."""
+    import urllib.request  # here: only a download needs it
+
     chunks, total = [], 0
     with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as r:
         while total < limit:

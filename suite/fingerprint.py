@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.metadata
 import importlib.util
 import re
 import sys
@@ -106,6 +105,8 @@ def code_version(module_source: str) -> str:
 @functools.lru_cache(maxsize=None)
 def library_versions() -> dict[str, str]:
     """The installed versions of the libraries that change floating-point results (read without importing them)."""
+    import importlib.metadata  # here: `list` needs none of it
+
     out = {}
     for lib in LIBRARIES:
         try:
