@@ -360,5 +360,6 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # an unexpected failure is still one line unless --debug asks for the traceback
         if debug:
             raise
-        print(f"error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", file=sys.stderr)
+        first = next(iter(str(exc).strip().splitlines()), "")
+        print(f"error: {type(exc).__name__}: {first} (rerun with --debug for the traceback)", file=sys.stderr)
         return 1

@@ -79,7 +79,8 @@ def load(
     cache_dir: str | Path | None = None,
     download: bool = True,
 ) -> Splits:
-    """A dataset's splits by name; repeated calls in one process return the same object.
+    """A dataset's splits by name; repeated calls in one process return the same object while its files stay
+    the same.
 
     Raises :class:`DataError` (one line: what is missing and how to provide it) for an unknown name, missing or
     damaged files, or a failed download."""
@@ -92,8 +93,16 @@ def load(
     if name == "mnist1d":
         return _load_cached("mnist1d", None, cache, False)
     if data_dir is not None:
-        return _load_cached("mnist", Path(data_dir).expanduser().resolve(), None, False)
-    return _load_cached("mnist", None, cache, bool(download))
+        directory = Path(data_dir).expanduser().resolve()
+        return _load_cached("mnist", directory, None, False, _stamp(directory))
+    return _load_cached("mnist", None, cache, bool(download), _stamp(cache / "mnist"))
+
+
+def _stamp(directory: Path) -> tuple:
+    """Name, size and modification time of each MNIST file found in ``directory``: files that change are read
+    again, not served from this process's cache."""
+    found = [_find_idx(directory, s) for s in _MNIST_FILES] if directory.is_dir() else []
+    return tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in found if p is not None)
 
 
 def fingerprint(name: str, *, data_dir: str | Path | None = None, cache_dir: str | Path | None = None) -> str:
@@ -133,7 +142,7 @@ def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
 
 
 @functools.lru_cache(maxsize=None)  # failures raise, so they are not cached and get retried
-def _load_cached(name: str, data_dir: Path | None, cache: Path | None, download: bool) -> Splits:
+def _load_cached(name: str, data_dir: Path | None, cache: Path | None, download: bool, stamp: tuple = ()) -> Splits:
     if name == "digits":
         return _load_digits()
     if name == "mnist1d":
@@ -187,7 +196,10 @@ def _load_digits() -> Splits:
 
 
 def _load_mnist1d(cache: Path) -> Splits:
-    arrays = _mnist1d_arrays(cache / "mnist1d" / "mnist1d-default.npz")
+    import importlib.metadata
+
+    # One cache file per version of the generator, so that the arrays are always what the fingerprint names.
+    arrays = _mnist1d_arrays(cache / "mnist1d" / f"mnist1d-{importlib.metadata.version('mnist1d')}.npz")
     x, y = arrays["x"], arrays["y"]
     # Keep the package's own train/test split; carve validation (1/5) out of train.
     perm = np.random.default_rng(_SPLIT_SEED).permutation(len(y))

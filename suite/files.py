@@ -11,8 +11,15 @@ from typing import IO, Callable
 
 @functools.cache
 def _file_mode() -> int:
-    """0666 less the umask: what ``open()`` would have given (a temporary file starts at 0600)."""
-    mask = os.umask(0)
+    """0666 less the umask: what ``open()`` would have given (a temporary file starts at 0600). Read from /proc
+    where it can be: setting the umask to read it would, for a moment, apply to every thread's new files."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o077)
     os.umask(mask)
     return 0o666 & ~mask
 

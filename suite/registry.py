@@ -96,7 +96,8 @@ def _code_version(train: Callable) -> str:
         source = inspect.getsource(module) if module else inspect.getsource(train)
     except (OSError, TypeError):
         source = train.__qualname__
-    return fingerprint.code_version(source)
+    package = getattr(module, "__package__", None) or ""
+    return fingerprint.code_version(source, package)
 
 
 def ablation(

@@ -21,9 +21,11 @@ from suite.files import atomic_write
 
 BASELINE_DIR = Path("results") / "baselines"
 BAND_SE = 4.0          # a mean may move this many standard errors of the difference before it is a regression
-# ... and always at least this fraction of max(1, |mean|): float32 training on another CPU moved the means of runs
-# whose seeds agree by up to 1.5e-6 of that (measured between two machines' baselines of the smoke tiers).
+# ... and always at least this fraction of |mean| (float32 training on another CPU moved the means of runs whose
+# seeds agree by up to 1.5e-6 of |mean|, measured between two machines' baselines of the smoke tiers), or this
+# much for a value that is 0 up to rounding (e.g. SGD's change of effective step, 0 by construction).
 BAND_FLOOR = 1e-4
+BAND_FLOOR_ABS = 1e-6
 MIN_SEEDS = 2          # a baseline tier needs a seed spread to set its bands
 SPEED_NOISE_SD = 3.0   # a speed ratio may fall this many measured standard deviations ...
 SPEED_MIN_DROP = 0.15  # ... and at least this fraction, before it is a regression
@@ -67,7 +69,10 @@ def platform_fingerprint() -> dict:
     from suite.environment import cpu_model
 
     blas = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show())
-    numpy_blas = numpy.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+    try:
+        numpy_blas = numpy.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+    except TypeError:  # numpy before 1.26 prints its configuration only
+        numpy_blas = {}
     return {"cpu": cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "machine": platform.machine(), "torch": torch.__version__, "torch_blas": blas.group(1) if blas else None,
             "numpy": numpy.__version__, "numpy_blas": f"{numpy_blas.get('name')} {numpy_blas.get('version')}"}
@@ -99,9 +104,9 @@ def snapshot(result) -> dict:
 
 def _band(base: dict, new: dict) -> float:
     """Allowed |difference of means|: BAND_SE standard errors of the difference (from both sides' seed spread),
-    and never less than what rounding on another CPU can move (BAND_FLOOR)."""
+    and never less than what rounding on another CPU can move (BAND_FLOOR, BAND_FLOOR_ABS)."""
     se2 = sum((s["std"] ** 2 / s["n"]) for s in (base, new) if s["n"] and s["std"] == s["std"])
-    return max(BAND_SE * math.sqrt(se2), BAND_FLOOR * max(1.0, abs(base["mean"])))
+    return max(BAND_SE * math.sqrt(se2), BAND_FLOOR * abs(base["mean"]), BAND_FLOOR_ABS)
 
 
 def compare(base: dict, new: dict) -> list[Finding]:
@@ -196,26 +201,29 @@ def _path(directory: Path, name: str) -> Path:
 
 def write_baselines(ablations, directory: Path, store, tier: str = "smoke", jobs: int | None = None,
                     speed: bool = True) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
+    """Retrain ``tier`` of each ablation and write its baseline (and the speed ratios'). Nothing is written
+    unless every ablation's tier has at least MIN_SEEDS seeds and every run finished (ok or diverged)."""
+    few = [f"{a.name} ({a.tiers[tier].seeds})" for a in ablations if a.tiers[tier].seeds < MIN_SEEDS]
+    if few:
+        raise SuiteError(f"no baseline written: a baseline needs at least {MIN_SEEDS} seeds per variant to set its "
+                         f"bands from their spread; the {tier} tier has fewer in {', '.join(few)}")
     # Speed first, before the smoke runs: measured after them, the training-loop ratio came out at 0.87-0.88
     # against 0.94 in a fresh process.
-    if speed:
+    ratios = measure_speed() if speed else None
+    snaps = {abl.name: snapshot(_retrain(abl, store, tier, jobs)) for abl in ablations}
+    broken = [f"{name}: {s['runs']['failed']} of {sum(s['runs'].values())} runs failed (first: {s['first_error']})"
+              if s["runs"]["failed"] else f"{name}: no finite values ({s['runs']['diverged']} runs diverged)"
+              for name, s in snaps.items() if s["runs"]["failed"] or not s["values"]]
+    if broken:
+        raise SuiteError("no baseline written: " + "; ".join(broken))
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    if ratios is not None:
         path = _path(directory, "speed")
         old = json.loads(path.read_text()) if path.is_file() else None
-        atomic_write(path, json.dumps(with_history(measure_speed(), old), indent=1))
-        written.append(path)
-    for abl in ablations:
-        if abl.tiers[tier].seeds < MIN_SEEDS:
-            raise SuiteError(f"{abl.name}: the {tier} tier has {abl.tiers[tier].seeds} seed; a baseline needs at least "
-                             f"{MIN_SEEDS} to set its bands from the seeds' spread")
-        snap = snapshot(_retrain(abl, store, tier, jobs))
-        if snap["runs"]["failed"] or not snap["values"]:
-            raise SuiteError(f"{abl.name}: no baseline written: {snap['runs']['failed']} of "
-                             f"{sum(snap['runs'].values())} runs failed (first: {snap['first_error']})")
-        path = _path(directory, abl.name)
-        atomic_write(path, json.dumps(snap, indent=1, sort_keys=True))
-        written.append(path)
+        written.append(atomic_write(path, json.dumps(with_history(ratios, old), indent=1)))
+    for name, snap in snaps.items():
+        written.append(atomic_write(_path(directory, name), json.dumps(snap, indent=1, sort_keys=True)))
     return written
 
 

@@ -38,6 +38,7 @@ def _rounding(*arrays: np.ndarray) -> float:
     """The largest difference that is rounding of values as large as these."""
     return _REL_TOL * max((float(np.abs(x).max()) for x in arrays if x.size), default=0.0)
 
+
 _VERDICTS = ("reproduced", "contradicted", "inconclusive", "not run", "failed")
 
 
@@ -265,9 +266,9 @@ def similar_verdict(p_equivalence_adjusted: float, ci_low: float, ci_high: float
 def claim_verdict(verdicts: Sequence[str]) -> str:
     """Verdict of a claim from the verdicts of its comparisons.
 
-    "not run" and "failed" entries (no runs, or only failed ones) are ignored. Any "contradicted" ->
-    "contradicted"; all (at least one) "reproduced" -> "reproduced"; otherwise "inconclusive". Nothing tested:
-    "failed" when some entry failed, else "not run".
+    "not run" entries (no runs) are ignored. Any "contradicted" -> "contradicted"; all (at least one)
+    "reproduced" -> "reproduced"; otherwise "inconclusive" - also when a "failed" entry (a side whose runs all
+    failed) leaves part of the claim untested. Nothing tested: "failed" when some entry failed, else "not run".
     """
     vs = list(verdicts)
     unknown = set(vs) - set(_VERDICTS)
@@ -278,6 +279,6 @@ def claim_verdict(verdicts: Sequence[str]) -> str:
         return "failed" if "failed" in vs else "not run"
     if "contradicted" in ran:
         return "contradicted"
-    if all(v == "reproduced" for v in ran):
+    if all(v == "reproduced" for v in ran) and "failed" not in vs:
         return "reproduced"
     return "inconclusive"

@@ -128,7 +128,8 @@ class Store:
     def read(self, path: Path) -> dict | None:
         """A record, or None (after moving the file aside) when it is not a whole record of a known schema."""
         try:
-            record = json.loads(path.read_text(), object_hook=_untag)
+            text = path.read_text()
+            record = json.loads(text, object_hook=_untag if '"$float"' in text else None)
             _check(record, path)
             return record
         except FileNotFoundError:

@@ -21,6 +21,7 @@ class Judgement:
     counts: dict[str, int]    # runs by status
     runs: pd.DataFrame        # one row per run (status, factors, timings)
     first_error: str | None = None  # of the first failed run
+
     @property
     def claim(self) -> str:
         """One verdict over devices: theirs when they agree, else inconclusive."""

@@ -146,7 +146,7 @@ def test_mnist1d_generates_caches_and_reuses(tmp_path):
     assert_well_formed(ds, "mnist1d", 40, (40,))
     assert (len(ds.y_train), len(ds.y_val), len(ds.y_test)) == (3200, 800, 1000)
 
-    cache_file = tmp_path / "mnist1d" / "mnist1d-default.npz"
+    (cache_file,) = (tmp_path / "mnist1d").glob("mnist1d-*.npz")  # named after the generator's version
     assert cache_file.is_file()
     assert not [p for p in cache_file.parent.iterdir() if p.suffix == ".tmp"]
     stamp = cache_file.stat().st_mtime_ns
@@ -323,3 +323,12 @@ def test_batch_indices_seeded():
     assert all(b.dtype == torch.int64 for b in batch_indices(10, 3, torch.Generator(), device="cpu"))
     with pytest.raises(ValueError):
         batch_indices(10, 0, torch.Generator())
+
+
+def test_mnist_files_that_change_are_read_again_in_the_same_process(tmp_path):
+    tiny_mnist(tmp_path / "m", seed=1)
+    first = load("mnist", data_dir=tmp_path / "m")
+    labels = tiny_mnist(tmp_path / "m", seed=2)  # new files, same names
+    second = load("mnist", data_dir=tmp_path / "m")
+    assert second is not first and second.y_test.tolist() == labels["t10k-labels-idx1-ubyte"].tolist()
+    assert load("mnist", data_dir=tmp_path / "m") is second

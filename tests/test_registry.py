@@ -115,3 +115,29 @@ def test_the_code_version_covers_the_lab_and_ablation_modules_an_ablation_import
     monkeypatch.setattr(fingerprint, "module_path", real)
     assert registry._code_version(abl.train) == abl.code_version
     assert real("numpy") is None and real("json") is None and real("suite.registry") is None  # libraries, engine
+
+
+def test_the_code_version_always_covers_the_engine_modules_that_decide_numbers(tmp_path, monkeypatch):
+    """optimizers_ravine imports nothing of the lab, but its runs are seeded by suite.context all the same."""
+    from suite import fingerprint, registry
+
+    abl = get("optimizers_ravine")
+    real = fingerprint.module_path
+    edited = tmp_path / "context.py"
+    edited.write_text(real("suite.context").read_text().replace("def derive_seed", "def derive_seed_"))
+    monkeypatch.setattr(fingerprint, "module_path", lambda n: edited if n == "suite.context" else real(n))
+    assert registry._code_version(abl.train) != abl.code_version
+
+
+def test_the_code_version_follows_relative_imports_of_a_users_package(tmp_path, monkeypatch):
+    from suite import fingerprint
+
+    (tmp_path / "mypkg").mkdir()
+    (tmp_path / "mypkg" / "__init__.py").write_text("from .core import SCALE\n")
+    (tmp_path / "mypkg" / "core.py").write_text("SCALE = 1.0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    source = "def train(ctxs):\n    from mypkg import SCALE\n"
+    before = fingerprint.code_version(source)
+    (tmp_path / "mypkg" / "core.py").write_text("SCALE = 2.0\n")
+    fingerprint.module_path.cache_clear()
+    assert fingerprint.code_version(source) != before

@@ -121,10 +121,10 @@ def _claim(tmp_path, name, seeds=2, fail=False):
 def test_baseline_refuses_failed_runs_and_single_seed_tiers(cli, tmp_path):
     args = ["--baselines", str(tmp_path / "b"), "--no-speed"]
     out = cli("baseline", "raising_claim", *args, env=_claim(tmp_path, "raising_claim", fail=True), results=tmp_path)
-    assert out.returncode == 1 and "no baseline written: 4 of 4 runs failed" in out.stderr
+    assert out.returncode == 1 and "no baseline written: raising_claim: 4 of 4 runs failed" in out.stderr
     assert "every run of this claim raises" in out.stderr and not (tmp_path / "b" / "raising_claim.json").exists()
     out = cli("baseline", "lonely_claim", *args, env=_claim(tmp_path, "lonely_claim", seeds=1), results=tmp_path)
-    assert out.returncode == 1 and "needs at least 2" in out.stderr
+    assert out.returncode == 1 and "needs at least 2 seeds" in out.stderr and "lonely_claim (1)" in out.stderr
 
 
 def test_check_fails_on_failed_runs_and_on_nothing_to_compare_and_writes_markdown(cli, tmp_path):
@@ -141,3 +141,22 @@ def test_check_fails_on_failed_runs_and_on_nothing_to_compare_and_writes_markdow
     (tmp_path / "b" / "turning_claim.json").write_text(json.dumps(base | {"stats": {}, "values": {}}))
     out = cli("check", "turning_claim", *args, env=_claim(tmp_path, "turning_claim"), results=tmp_path / "r")
     assert out.returncode == 1 and "something to compare" in out.stdout
+
+
+def test_the_band_floor_follows_the_size_of_the_value():
+    """The floor that rounding on another CPU cannot cross is relative: a 1% move of a small deterministic value
+    (a trial's learning rate, 0.0013, the same for every seed) fails; a move at rounding level passes."""
+    stat = {"mean": 0.0013, "std": 0.0, "n": 2}
+    base = {"ablation": "toy", "stats": {"trial=1 | lr": stat}, "verdicts": {}, "values": {"trial=1 | lr": {"0": 0.0013}},
+            "platform": {}}
+
+    def moved(factor):
+        return base | {"stats": {"trial=1 | lr": stat | {"mean": 0.0013 * factor}}, "runs": {"ok": 2},
+                       "platform": {"cpu": "another"}}
+
+    assert not regress.compare(base, moved(1.01))[1].ok
+    assert regress.compare(base, moved(1 + 1e-7))[1].ok
+    zero = {"mean": 4e-8, "std": 0.0, "n": 2}  # 0 by construction, up to rounding
+    base0 = base | {"stats": {"opt=sgd | eff_step_change_log10": zero}}
+    assert regress.compare(base0, base0 | {"stats": {"opt=sgd | eff_step_change_log10": zero | {"mean": -9e-8}},
+                                           "runs": {"ok": 2}})[1].ok

@@ -42,7 +42,7 @@ def claims(results: dict) -> pd.DataFrame:
 def _write(df: pd.DataFrame, path: Path, fmt: str) -> Path:
     path = path.with_suffix(f".{fmt}")
     if fmt == "csv":
-        return atomic_write(path, df.to_csv(index=False))
+        return atomic_write(path, lambda fh: df.to_csv(fh, index=False))
     try:
         import pyarrow  # noqa: F401  (pandas writes parquet through it)
     except ImportError:
