@@ -4,7 +4,9 @@
   ablation's module and, followed through its import statements (lazy and relative ones too), every module of
   code that is not an installed library: the lab, other ablation modules, a helper of the user's on
   ``PYTHONPATH``. The rest of the engine (declaring, planning, storing, presenting) changes no number; when it
-  ever does, bump ``ENGINE_VERSION``.
+  ever does, bump ``ENGINE_VERSION``. Of an ablation module, what only judges or describes runs is left out
+  (:func:`run_source`): editing a hypothesis, a margin, a role or a docstring re-judges stored runs, it does not
+  re-run them.
 - **Libraries**: the versions of torch and numpy, which change floating-point results.
 - **Data**: the content of the dataset a run reads (:func:`suite.datasets.fingerprint`).
 
@@ -13,6 +15,7 @@ Modules are found and read on disk, never imported: importing the lab would impo
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import importlib.util
@@ -26,6 +29,8 @@ ENGINE_VERSION = "2"
 # Engine modules whose code decides every run's numbers: always hashed.
 NUMERIC_ENGINE = ("suite.context", "suite.datasets")
 LIBRARIES = ("torch", "numpy")
+# Fields of an ``@ablation(...)`` declaration that judge or describe runs and change none of their numbers.
+JUDGING = ("section", "claim", "metrics", "hypotheses", "figures", "references", "labels")
 
 _IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import[ \t]+(\([^)]*\)|[^\n#]+)|import[ \t]+([^\n#]+))", re.M)
 
@@ -102,24 +107,107 @@ def module_path(name: str) -> Path | None:
     return path
 
 
+def _bound(stmt: ast.stmt) -> set[str] | None:
+    """The names a top-level binding statement binds (imports, assignments to names, definitions); None for any
+    other statement, which always stays."""
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {stmt.name}
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).partition(".")[0] for a in stmt.names if a.name != "*"} or None
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AnnAssign) \
+        else None
+    if targets and all(isinstance(t, ast.Name) for t in targets):
+        return {t.id for t in targets}
+    return None
+
+
+def _loaded(nodes) -> set[str]:
+    return {n.id for node in nodes for n in ast.walk(node) if isinstance(n, ast.Name)} | \
+        {n.value.id for node in nodes for n in ast.walk(node)
+         if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
+
+
+def run_source(text: str, exported: frozenset[str] = frozenset()) -> str:
+    """An ablation module's source without what changes no run's numbers: docstrings, comments, the ``JUDGING``
+    fields of its ``@ablation(...)`` declaration, and top-level bindings used only by those fields (e.g. a margin
+    constant, a function that builds the hypotheses), unless ``exported`` (names another module imports from it).
+    Any other module's source is returned as it is."""
+    if "ablation(" not in text:
+        return text
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return text
+    judging = []
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and \
+                isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            body[0] = ast.Pass()  # a docstring
+        for deco in getattr(node, "decorator_list", ()):
+            if isinstance(deco, ast.Call) and getattr(deco.func, "id", getattr(deco.func, "attr", "")) == "ablation":
+                judging += [k.value for k in deco.keywords if k.arg in JUDGING]
+                deco.keywords = [k for k in deco.keywords if k.arg not in JUDGING]
+    # One statement per imported name, so that a name only a hypothesis uses drops alone.
+    tree.body = [type(s)(**{**{f: getattr(s, f) for f in s._fields}, "names": [a]})
+                 if isinstance(s, (ast.Import, ast.ImportFrom)) else s
+                 for s in tree.body for a in (s.names if isinstance(s, (ast.Import, ast.ImportFrom)) else [None])]
+    # Drop bindings that only the judging fields (or other dropped bindings) use, until none is left to drop.
+    while True:
+        uses = [_loaded([s]) for s in tree.body]
+        needed = _loaded(judging)
+        drop = set()
+        for i, stmt in enumerate(tree.body):
+            names = _bound(stmt)
+            if not names or names & exported or not names & needed:
+                continue
+            if not any(names & u for j, u in enumerate(uses) if j != i):
+                drop.add(i)
+        if not drop:
+            break
+        judging += [tree.body[i] for i in drop]
+        tree.body = [s for i, s in enumerate(tree.body) if i not in drop]
+    return ast.unparse(tree)
+
+
+def _imported_names(source: str, package: str) -> dict[str, set[str]]:
+    """Module -> the names ``source`` imports from it with ``from module import names``."""
+    out: dict[str, set[str]] = {}
+    for module, imported, _ in _IMPORT.findall(source):
+        if not imported:
+            continue
+        if module.startswith("."):
+            try:
+                module = importlib.util.resolve_name(module, package)
+            except (ImportError, ValueError):
+                continue
+        out.setdefault(module, set()).update(w.split()[0] for w in imported.strip("()").replace("\n", " ").split(",")
+                                             if w.strip())
+    return out
+
+
 def code_version(module_source: str, package: str = "") -> str:
     """Hash of the engine's numeric modules, of an ablation module's source (a module of ``package``) and of the
-    code it imports, directly or through that code."""
-    sources, todo, seen = [module_source], [(module_source, package)], set(NUMERIC_ENGINE)
+    code it imports, directly or through that code; ablation modules as :func:`run_source` gives them."""
+    texts, todo, seen = {}, [(module_source, package)], set(NUMERIC_ENGINE)
     for name in NUMERIC_ENGINE:
-        sources.append(f"{name}\n{module_path(name).read_text()}")
-        todo.append((sources[-1], name.rpartition(".")[0]))
+        texts[name] = module_path(name).read_text()
+        todo.append((f"{name}\n{texts[name]}", name.rpartition(".")[0]))
+    exported: dict[str, set[str]] = {}
     while todo:
         source, pkg = todo.pop()
+        for module, names in _imported_names(source, pkg).items():
+            exported.setdefault(module, set()).update(names)
         for name in sorted(imports(source, pkg)):
             if name in seen:
                 continue
             seen.add(name)
             path = module_path(name)
             if path is not None:
-                text = path.read_text()
-                sources.append(f"{name}\n{text}")
-                todo.append((text, name if path.name == "__init__.py" else name.rpartition(".")[0]))
+                texts[name] = path.read_text()
+                todo.append((texts[name], name if path.name == "__init__.py" else name.rpartition(".")[0]))
+    sources = [run_source(module_source)]
+    sources += [f"{name}\n{run_source(text, frozenset(exported.get(name, ())))}" for name, text in texts.items()]
     return hashlib.sha256("\n".join([ENGINE_VERSION, *sources]).encode()).hexdigest()[:12]
 
 

@@ -1,5 +1,7 @@
 """Declarations are validated at import: a bad one fails with a message naming the ablation and the field."""
 
+from pathlib import Path
+
 import pytest
 
 from suite.errors import DeclarationError, UsageError
@@ -109,12 +111,44 @@ def test_the_code_version_covers_the_lab_and_ablation_modules_an_ablation_import
     real = fingerprint.module_path
     for module in ("ablations.optimizers", "suite.lab.loop", "suite.lab.optim", "suite.context"):
         edited = tmp_path / f"{module}.py"
-        edited.write_text(real(module).read_text() + "\n# edited\n")
+        edited.write_text(real(module).read_text() + "\nEDITED = 1\n")
         monkeypatch.setattr(fingerprint, "module_path", lambda n, m=module, e=edited: e if n == m else real(n))
         assert registry._code_version(abl.train) != abl.code_version, module
     monkeypatch.setattr(fingerprint, "module_path", real)
     assert registry._code_version(abl.train) == abl.code_version
     assert real("numpy") is None and real("json") is None and real("suite.registry") is None  # libraries, engine
+
+
+def test_editing_what_only_judges_runs_keeps_the_code_version(tmp_path, monkeypatch):
+    """Hypotheses, margins, metric descriptions, labels and docstrings judge or describe runs: editing them
+    re-judges stored runs instead of re-running them. What the training reads - a config value, the train function,
+    a constant that another ablation module imports - still changes the version."""
+    from suite import fingerprint
+
+    source = Path("ablations/forget_bias.py").read_text()
+    base = fingerprint.code_version(source, "ablations")
+    judging_edits = [
+        source.replace('"""', '"""Edited. ', 1),
+        source.replace("Less(\"steps_to_solve\"", "Greater(\"steps_to_solve\"", 1),
+        source.replace("label=\"both lengths: bias 1", "label=\"edited: bias 1", 1),
+        source.replace("figures=[", "figures=[Profile(stat='x'), ", 1),
+        source + "\n# a comment\n",
+    ]
+    for edited in judging_edits:
+        assert edited != source
+        assert fingerprint.code_version(edited, "ablations") == base
+    assert fingerprint.code_version(source.replace("def train(ctxs):", "def train(ctxs):\n    x = 1", 1),
+                                    "ablations") != base
+    assert fingerprint.code_version(source.replace('"steps": 5,', '"steps": 6,', 1), "ablations") != base
+    # recurrent_lag's METRICS only describes its own runs, but forget_bias imports it: an edit there reaches both.
+    lag = Path("ablations/recurrent_lag.py").read_text()
+    lag_base = fingerprint.code_version(lag, "ablations")
+    assert fingerprint.code_version(lag.replace('"test accuracy (adding', '"edited (adding', 1), "ablations") == lag_base
+    real = fingerprint.module_path
+    edited = tmp_path / "recurrent_lag.py"
+    edited.write_text(lag.replace("METRICS = {", "METRICS = {\"new\": \"x\", ", 1))
+    monkeypatch.setattr(fingerprint, "module_path", lambda n: edited if n == "ablations.recurrent_lag" else real(n))
+    assert fingerprint.code_version(source, "ablations") != base
 
 
 def test_the_code_version_always_covers_the_engine_modules_that_decide_numbers(tmp_path, monkeypatch):
