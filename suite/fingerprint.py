@@ -192,11 +192,12 @@ def code_version(module_source: str, package: str = "") -> str:
     texts, todo, seen = {}, [(module_source, package)], set(NUMERIC_ENGINE)
     for name in NUMERIC_ENGINE:
         texts[name] = module_path(name).read_text()
-        todo.append((f"{name}\n{texts[name]}", name.rpartition(".")[0]))
+        todo.append((texts[name], name.rpartition(".")[0]))
     exported: dict[str, set[str]] = {}
     while todo:
         source, pkg = todo.pop()
-        for module, names in _imported_names(source, pkg).items():
+        # What a module needs of another is what its run source imports: a description it borrows is not.
+        for module, names in _imported_names(run_source(source), pkg).items():
             exported.setdefault(module, set()).update(names)
         for name in sorted(imports(source, pkg)):
             if name in seen:
