@@ -1,4 +1,4 @@
-"""``python -m suite list|show|run``: errors are one line on stderr (exit 2 usage, 1 failure) unless --debug."""
+"""``python -m suite list|show|run|power|report|bench|baseline|check``: errors are one line on stderr (exit 2 usage, 1 failure) unless --debug."""
 
 from __future__ import annotations
 
@@ -51,6 +51,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "cluster on 127.0.0.1)")
     p.add_argument("--no-batch", action="store_true",
                    help="train every run in a group of one, even where the ablation trains runs together")
+    p.add_argument("--until-decided", action="store_true",
+                   help="add seeds in rounds (the tier's, then half as many again each round) until every core "
+                        "hypothesis is decided, judged by anytime-valid tests")
+    p.add_argument("--max-seeds", type=int, metavar="N",
+                   help="with --until-decided: stop at N seeds (default: 4x the tier's)")
+    _common(p)
+
+    p = sub.add_parser("power", help="from stored runs: the smallest effect a tier's seeds detect, and the seeds "
+                                     "each core hypothesis's margin needs")
+    p.add_argument("name")
+    p.add_argument("--tier", default="quick", help="smoke | quick | full (default: quick)")
+    p.add_argument("--power", type=float, default=0.8, help="the power to plan for (default 0.8)")
+    p.add_argument("--data-dir", metavar="DIR", help="the runs that read their data from DIR")
     _common(p)
 
     p = sub.add_parser("report", help="HTML/PDF/CSV reports from stored results (no training)",
@@ -110,7 +123,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from suite import results
+    from suite import present, references, results
     from suite.registry import get
 
     abl = get(args.name)
@@ -120,15 +133,22 @@ def cmd_show(args) -> int:
         "config": {k: {"default": p.default, "help": p.help, "min": p.min, "max": p.max, "choices": p.choices}
                    for k, p in abl.config.items()},
         "factors": {k: list(v) for k, v in abl.factors.items()},
-        "metrics": dict(abl.metrics),
-        "hypotheses": [{"label": h.describe(), "metric": h.metric, "direction": h.direction, "a": dict(h.a),
-                        "b": dict(h.b), "where": dict(h.where)} for h in abl.hypotheses],
+        "metrics": {k: {"about": m.about, "kind": m.kind, **({"event": m.event} if m.event else {})}
+                    for k, m in abl.kinds.items()},
+        "hypotheses": [{"label": h.describe(), "role": h.role, "metric": h.metric, "direction": h.direction,
+                        "a": dict(h.a), "b": dict(h.b), "where": dict(h.where), "margin": h.margin}
+                       for h in abl.hypotheses],
         "tiers": {t: {"seeds": v.seeds, "config": dict(v.config), "factors": {k: list(x) for k, x in v.factors.items()},
                       "variants": abl.n_variants(t), "about": v.about} for t, v in abl.tiers.items()},
         "code_version": abl.code_version,
         "verdicts": {t: {"claim": r.judgement.claim, "claims_by_device": r.judgement.claims,
-                         "runs_stored": len(r.records), "runs_planned": r.planned,
-                         "hypotheses": json.loads(r.judgement.hypotheses.to_json(orient="records"))}
+                         "profile": r.judgement.profile.as_dict() if r.judgement.profile else None,
+                         "profiles_by_device": {d: p.as_dict() for d, p in r.judgement.profiles.items()},
+                         "line": present.profile_line(r), "rule": r.judgement.rule, "sequential": r.sequential,
+                         "seeds": r.seeds, "runs_stored": len(r.records), "runs_planned": r.planned,
+                         "hypotheses": json.loads(r.judgement.hypotheses.to_json(orient="records")),
+                         "devices": json.loads(r.judgement.devices.to_json(orient="records")),
+                         "references": references.rows(abl, r)}
                      for t, r in judged.items()},
     }
     if args.json:
@@ -156,9 +176,11 @@ def cmd_show(args) -> int:
     return 0
 
 
-COLOUR = {"reproduced": "green", "contradicted": "red", "inconclusive": "yellow", "not run": "dim", "failed": "red"}
+COLOUR = {"reproduced": "green", "contradicted": "red", "inconclusive": "yellow", "not run": "dim", "failed": "red",
+          "pass": "green", "fail": "red", "reproduced with exceptions": "green", "mixed": "yellow",
+          "not reproduced": "red", "not enough evidence": "yellow", "differs by device": "yellow"}
 # The hypothesis table's columns shown in a terminal, where 80 columns must hold it.
-TERMINAL_COLUMNS = ("H", "device", "mean A", "mean B", "A \u2212 B [95% CI]", "effect size", "p Holm", "n A/B", "verdict")
+TERMINAL_COLUMNS = ("H", "role", "device", "mean A", "mean B", "A \u2212 B [95% CI]", "p Holm", "n A/B", "verdict")
 
 
 def print_judgement(con, result, title: str) -> None:
@@ -186,12 +208,35 @@ def print_judgement(con, result, title: str) -> None:
             con.print(f"  [dim]{r['H']} {r['verdict']}: {r['why']}[/]")
     for u in present.unfinished_rows(result.unfinished):
         con.print(f"  [dim]{u['variant']} ({u['device']}): {u['what']}[/]")
+    _print_devices(con, judgement.devices)
+    _print_references(con, result)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(judgement.counts.items()))
-    devices = present.by_device(judgement.claims)
     failed = f"; first error: {judgement.first_error}" if judgement.claim == "failed" else ""
-    con.print(f"claim [bold]{abl.name}[/bold]: [{COLOUR.get(judgement.claim, 'white')}]{judgement.claim}[/]"
-              + (f" ({devices})" if devices else "")
-              + f" (hypotheses: {present.tally(judgement.hypotheses)}; runs: {counts}{failed})")
+    # Whole lines, never wrapped: the claim's line is what people (and scripts) search for.
+    con.print(f"claim [{COLOUR.get(judgement.claim, 'white')}]{present.profile_line(result)}[/] (runs: {counts}{failed})",
+              soft_wrap=True)
+    for e in judgement.profile.exceptions if judgement.profile else ():
+        con.print(f"  exception: {present.exception(e)}", soft_wrap=True)
+
+
+def _print_devices(con, devices) -> None:
+    """Device equivalence: a line per verdict kind, the differing variants named."""
+    if devices.empty:
+        return
+    counts = devices["verdict"].value_counts().to_dict()
+    con.print("devices: " + ", ".join(f"{n} {v}" for v, n in counts.items())
+              + " (variant x metric, TOST within the declared tolerance)")
+    for r in devices[devices["verdict"] == "different"].head(5).to_dict("records"):
+        con.print(f"  [red]different[/]: {r['metric']} {r['devices']}: {r['mean']:.4g} vs {r['reference']:.4g}")
+
+
+def _print_references(con, result) -> None:
+    from suite import references
+
+    for r in references.rows(result.abl, result):
+        con.print(f"  paper vs ours: {r['source']}: {r['metric']} {r['variant']}: theirs {r['theirs']}, ours "
+                  f"{r['ours']}" + (f"; direction {r['direction']}" if r["direction"] else "")
+                  + ("" if r["verified"] else " (paper value unverified)"))
 
 
 def cmd_run(args) -> int:
@@ -213,6 +258,12 @@ def cmd_run(args) -> int:
         raise UsageError(f"unknown backend {args.backend!r}; choose one of {', '.join(execute.BACKENDS)}")
     if args.scheduler and args.backend != "dask":
         raise UsageError("--scheduler goes with --backend dask")
+    if args.max_seeds is not None and not args.until_decided:
+        raise UsageError("--max-seeds goes with --until-decided")
+    if args.until_decided and args.seeds is not None:
+        raise UsageError("--until-decided starts from the tier's seeds; leave out --seeds (or use --max-seeds)")
+    if args.max_seeds is not None and args.max_seeds < 1:
+        raise UsageError(f"--max-seeds must be at least 1, got {args.max_seeds}")
     store = _store(args)
     # Plan everything first, so that a bad override or tier fails before anything trains.
     plans = []
@@ -223,12 +274,23 @@ def cmd_run(args) -> int:
     con, failed = _console(), []
     for abl, specs in plans:
         t0 = time.perf_counter()
-        summaries = execute.run(specs, store, jobs=args.jobs, data_dir=args.data_dir,
-                                progress_bar=not args.no_progress, label=f"{abl.name} [{args.tier}]",
-                                grouped=not args.no_batch, backend=args.backend, scheduler=args.scheduler)
+
+        def execute_plan(specs, abl=abl):
+            nonlocal failed
+            summaries = execute.run(specs, store, jobs=args.jobs, data_dir=args.data_dir,
+                                    progress_bar=not args.no_progress, label=f"{abl.name} [{args.tier}]",
+                                    grouped=not args.no_batch, backend=args.backend, scheduler=args.scheduler)
+            failed += [(abl.name, s) for s in summaries if s["status"] == "failed"]
+            return summaries
+
+        if args.until_decided:
+            result = _run_until_decided(con, abl, args, store, execute_plan)
+            con.print(f"{abl.name}: {len(result.records)} runs ({time.perf_counter() - t0:.1f} s)")
+            print_judgement(con, result, title=f"{abl.name}: {args.tier} tier, {result.sequential}")
+            continue
+        summaries = execute_plan(specs)
         trained = sum(s["by"] == "here" for s in summaries)
         elsewhere = len(summaries) - trained
-        failed += [(abl.name, s) for s in summaries if s["status"] == "failed"]
         con.print(f"{abl.name}: {len(specs)} runs, {trained} trained, {len(specs) - len(summaries)} from the store"
                   + (f", {elsewhere} by another process" if elsewhere else "")
                   + f" ({time.perf_counter() - t0:.1f} s)")
@@ -240,6 +302,72 @@ def cmd_run(args) -> int:
         raise SuiteError(f"{len(failed)} run(s) failed (first, in {name}: {first['error']}); {where}, and a rerun "
                          "tries them again")
     return 0
+
+
+def _run_until_decided(con, abl, args, store, execute_plan):
+    """Rounds of seeds until every core hypothesis is decided; where the default plan stopped is stored."""
+    from suite import rounds
+    from suite.overrides import parse_overrides
+    from suite.plan import plan, resolve_devices
+
+    config, factors = parse_overrides(abl, args.overrides)
+    devices = resolve_devices(args.device)
+
+    def on_round(n, result):
+        left, _ = rounds.undecided(result)
+        con.print(f"{abl.name}: {n} seeds: " + (f"undecided {', '.join(left)}" if left else "decided"))
+
+    result, stop = rounds.until_decided(
+        abl, args.tier, store, lambda n: plan(abl, args.tier, seeds=n, devices=devices, config=config,
+                                              factors=factors, data_dir=args.data_dir),
+        execute_plan, max_seeds=args.max_seeds, on_round=on_round)
+    if not (config or factors) and not args.data_dir:  # the tier's own plan: show and report judge it like this
+        store.write_sequential(abl.name, args.tier, abl.code_version,
+                               {"seeds": stop.seeds, "stopped": stop.stopped, "rounds": stop.rounds})
+    return result
+
+
+def cmd_power(args) -> int:
+    from rich.table import Table
+
+    from suite import power, results
+    from suite.plan import DEVICES, plan
+    from suite.registry import get
+
+    if not 0 < args.power < 1:
+        raise UsageError(f"--power must lie between 0 and 1, got {args.power}")
+    abl = get(args.name)
+    result = results.collect(abl, plan(abl, args.tier, devices=DEVICES, data_dir=args.data_dir), _store(args))
+    if not result.records:
+        raise SuiteError(f"no stored runs of {abl.name}'s {args.tier} tier: python -m suite run {abl.name} "
+                         f"--tier {args.tier}")
+    df = power.table(result, power=args.power)
+    table = Table(title=f"{abl.name}, {args.tier} tier: power {args.power:.0%} at Bonferroni level "
+                        f"{0.05 / max(1, len(abl.core)):.3g} ({len(abl.core)} core hypotheses)")
+    for col in ("H", "device", "test", "seeds", "sd over seeds", "smallest detectable effect", "margin",
+                "seeds for the margin"):
+        table.add_column(col, justify="left" if col in ("H", "device", "test") else "right")
+    for r in df.to_dict("records"):
+        mde = present_fmt(r.get("mde")) + (f" ({r['mde_unit']})" if isinstance(r.get("mde_unit"), str) else "")
+        table.add_row(r["H"], r["device"], str(r.get("test", "-")) if isinstance(r.get("test"), str) else "-",
+                      present_fmt(r.get("seeds")), present_fmt(r.get("sd")), mde, present_fmt(r.get("margin")),
+                      present_fmt(r.get("seeds_for_margin")))
+    con = _console()
+    con.print(table)
+    for r in df.to_dict("records"):
+        if isinstance(r.get("why"), str):
+            con.print(f"  [dim]{r['H']} ({r['device']}): {r['why']}[/]")
+    con.print(f"The {args.tier} tier runs {abl.tiers[args.tier].seeds} seeds, fixed before running; raise a tier's "
+              "seeds from these numbers, never after seeing a p value (or use run --until-decided).")
+    return 0
+
+
+def present_fmt(x) -> str:
+    from suite import present
+
+    if isinstance(x, float) and x == x and x.is_integer() and abs(x) < 1e6:
+        return str(int(x))
+    return present.fmt(x)
 
 
 def _selected(names: list[str]):
@@ -305,7 +433,8 @@ def cmd_report(args) -> int:
     return 0
 
 
-COMMANDS = {"list": cmd_list, "show": cmd_show, "run": cmd_run, "report": cmd_report, "bench": cmd_bench,
+COMMANDS = {"list": cmd_list, "show": cmd_show, "run": cmd_run, "power": cmd_power, "report": cmd_report,
+            "bench": cmd_bench,
             "baseline": cmd_baseline, "check": cmd_check}
 
 

@@ -1,8 +1,9 @@
 """The vocabulary of a declaration: what an ablation module writes in its ``@ablation(...)``.
 
-Configuration values (:class:`Param`), tiers (:class:`Tier`), hypotheses (:func:`Greater`, :func:`Less`,
-:func:`Similar`), the figures its report draws (:class:`Curves`, :class:`Points`, :class:`Profile`, :class:`Path`,
-:class:`Custom`) and numbers from the literature (:class:`Reference`). Plain data, checked by
+Configuration values (:class:`Param`), tiers (:class:`Tier`), the kinds of outcome a metric records (continuous by
+default, :func:`Binary`, :func:`Censored`), hypotheses (:func:`Greater`, :func:`Less`, :func:`Similar`, each with a
+role: core, mechanism or sanity), the figures its report draws (:class:`Curves`, :class:`Points`, :class:`Profile`,
+:class:`Path`, :class:`Custom`) and numbers from the literature (:class:`Reference`). Plain data, checked by
 :func:`suite.registry.validate`; this module imports nothing heavy, so declarations load in milliseconds.
 """
 
@@ -37,6 +38,31 @@ class Tier:
     about: str = ""
 
 
+@dataclass(frozen=True)
+class Metric:
+    """What a metric records. ``kind``: "continuous" (the default for a plain description string), "binary" (0 or
+    1 per run: compared with exact tests) or "censored" (e.g. steps to a target, capped at the budget: the run's
+    ``event`` metric is 1 where the target was reached and 0 where the value is only the cap)."""
+
+    about: str
+    kind: str = "continuous"
+    event: str | None = None
+
+
+def Binary(about: str) -> Metric:
+    """A 0/1 outcome per run, e.g. "reached the target": compared with McNemar's or Fisher's exact test."""
+    return Metric(about, "binary")
+
+
+def Censored(about: str, event: str) -> Metric:
+    """A time to an event capped at the budget (e.g. updates until solved); ``event`` names the binary metric that
+    says whether the run reached it. Compared with tests that treat the cap as censoring."""
+    return Metric(about, "censored", event)
+
+
+ROLES = ("core", "mechanism", "sanity")
+
+
 def _items(d: Mapping) -> str:
     return ", ".join(f"{k}={v}" for k, v in d.items())
 
@@ -45,8 +71,13 @@ def _items(d: Mapping) -> str:
 class Hypothesis:
     """A directed comparison: ``metric`` of the runs matching ``a`` is greater (or less) than of those matching ``b``.
 
-    ``where`` restricts both sides to a slice of the grid. Runs pair across the two sides when they share the
-    seed, the device and every factor not named in ``a``/``b``.
+    ``where`` restricts both sides to a slice of the grid. The unit of replication is the seed: each side's runs of
+    one seed (its strata - the factors neither compared nor tuned that vary in the slice - and, with ``top``, its
+    kept settings) are averaged into one value per seed, and the two sides pair on the seed.
+
+    ``role``: "core" (what the book states: decides the claim's profile), "mechanism" (the why, from probes or
+    internals: reported beside it) or "sanity" (true by construction or exact arithmetic: shown as a measurement
+    that passes when every seed satisfies it; no p value, never evidence).
     """
 
     metric: str
@@ -55,14 +86,18 @@ class Hypothesis:
     b: Mapping[str, Any]
     where: Mapping[str, Any] = field(default_factory=dict)
     label: str = ""
-    # factor -> metric: each side runs at the factor value with the best mean of that metric (prefix "-" to
-    # minimize), e.g. {"lr": "val_acc"} compares two optimizers each at its own best learning rate.
-    best: Mapping[str, str] = field(default_factory=dict)
-    margin: float | None = None  # for "similar": the largest |a - b| that counts as no difference
+    # factor -> metric: each side, in each stratum, runs at the factor value with the best mean of that metric
+    # (prefix "-" to minimize), e.g. {"lr": "val_acc"} compares two optimizers each at its own best learning rate.
+    # A metric of None: the validation counterpart of the tested one (test_acc -> val_acc).
+    best: Mapping[str, str | None] = field(default_factory=dict)
+    # "similar": the largest |a - b| that counts as no difference; "greater"/"less": the smallest difference that
+    # matters (optional; ``power`` reports the seeds needed to detect it).
+    margin: float | None = None
     # factor -> (metric, fraction): each side keeps its best fraction of that factor's values, ranked by their
     # mean of the metric, e.g. {"trial": ("val_acc", 0.5)} compares the best half of each side's trials (Greff
     # et al.'s protocol). The sides then hold different settings, so the test is Welch's, never paired.
     top: Mapping[str, tuple[str, float]] = field(default_factory=dict)
+    role: str = "core"
 
     def describe(self) -> str:
         """The label, or one generated from the hypothesis, e.g. 'test_acc: activation=relu > activation=sigmoid
@@ -81,28 +116,36 @@ class Hypothesis:
         return set(self.best) | set(self.top)
 
 
+Tuning = Mapping[str, str | None] | Sequence[str] | None
+
+
 def _hypothesis(metric: str, direction: str, a: Mapping, b: Mapping, where: Mapping | None, label: str,
-                best: Mapping | None, top: Mapping | None, margin: float | None = None) -> Hypothesis:
-    return Hypothesis(metric, direction, dict(a), dict(b), dict(where or {}), label, dict(best or {}), margin,
-                      dict(top or {}))
+                best: Tuning, top: Mapping | None, margin: float | None, role: str) -> Hypothesis:
+    best = dict(best) if isinstance(best, Mapping) else dict.fromkeys(best or ())
+    return Hypothesis(metric, direction, dict(a), dict(b), dict(where or {}), label, best, margin,
+                      dict(top or {}), role)
 
 
 def Greater(metric: str, a: Mapping, b: Mapping, where: Mapping | None = None, label: str = "",
-            best: Mapping[str, str] | None = None, top: Mapping | None = None) -> Hypothesis:
-    """``metric`` is larger for the runs matching ``a`` than for those matching ``b``."""
-    return _hypothesis(metric, "greater", a, b, where, label, best, top)
+            best: Tuning = None, top: Mapping | None = None, margin: float | None = None,
+            role: str = "core") -> Hypothesis:
+    """``metric`` is larger for the runs matching ``a`` than for those matching ``b``. ``best``: a mapping factor ->
+    selection metric, or factor names (each tuned on the tested metric's validation counterpart)."""
+    return _hypothesis(metric, "greater", a, b, where, label, best, top, margin, role)
 
 
 def Less(metric: str, a: Mapping, b: Mapping, where: Mapping | None = None, label: str = "",
-         best: Mapping[str, str] | None = None, top: Mapping | None = None) -> Hypothesis:
-    """``metric`` is smaller for the runs matching ``a`` than for those matching ``b``."""
-    return _hypothesis(metric, "less", a, b, where, label, best, top)
+         best: Tuning = None, top: Mapping | None = None, margin: float | None = None,
+         role: str = "core") -> Hypothesis:
+    """``metric`` is smaller for the runs matching ``a`` than for those matching ``b`` (``best`` as in Greater)."""
+    return _hypothesis(metric, "less", a, b, where, label, best, top, margin, role)
 
 
 def Similar(metric: str, a: Mapping, b: Mapping, margin: float, where: Mapping | None = None, label: str = "",
-            best: Mapping[str, str] | None = None, top: Mapping | None = None) -> Hypothesis:
-    """a and b differ by less than ``margin`` on ``metric``: judged by an equivalence test (TOST)."""
-    return _hypothesis(metric, "similar", a, b, where, label, best, top, margin)
+            best: Tuning = None, top: Mapping | None = None, role: str = "core") -> Hypothesis:
+    """a and b differ by less than ``margin`` on ``metric``: judged by an equivalence test (TOST) and, for the
+    opposite finding, a test that they differ by more than ``margin``, both Holm-adjusted."""
+    return _hypothesis(metric, "similar", a, b, where, label, best, top, margin, role)
 
 
 # --- figures of the report ---------------------------------------------------------------------------------------
@@ -173,10 +216,15 @@ FIGURES = (Curves, Points, Profile, Path, Custom)
 
 @dataclass(frozen=True)
 class Reference:
-    """A number from the literature shown beside ours: ``metric`` of our runs matching ``where``."""
+    """A number from the literature shown beside ours - ``metric`` of our runs matching ``where`` - never tested
+    against it (the settings differ). References of one source and metric for several variants are compared by
+    direction: does their order of the variants agree with ours?"""
 
     source: str  # e.g. "Glorot & Bengio (2010), table 1"
     metric: str
     value: float
     where: Mapping[str, Any] = field(default_factory=dict)
-    setting: str = ""  # their setting, where it differs from ours
+    setting: str = ""  # their setting: data, network, budget
+    unit: str = ""  # e.g. "fraction", "updates"
+    differs: str = ""  # what differs from ours
+    verified: bool = False  # read in the source itself; False: quoted second hand, shown as unverified

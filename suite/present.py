@@ -12,11 +12,12 @@ import pandas as pd
 
 from suite.registry import Ablation
 
-VERDICTS = ("reproduced", "contradicted", "inconclusive", "not run", "failed")
+VERDICTS = ("reproduced", "contradicted", "inconclusive", "pass", "fail", "not run", "failed")
 # The columns of the hypothesis table; optional ones appear only when some row has a value.
-COLUMNS = ("H", "device", "test", "n A/B", "mean A", "mean B", "A \u2212 B [95% CI]", "effect size", "p", "p Holm",
-           "margin", "tuned", "verdict")
+COLUMNS = ("H", "role", "device", "test", "n A/B", "mean A", "mean B", "A \u2212 B [95% CI]", "effect size", "p",
+           "p Holm", "margin", "tuned", "verdict")
 OPTIONAL = ("device", "margin", "tuned")
+ROLE = {"core": "core", "mechanism": "mech.", "sanity": "sanity"}
 
 
 def fmt(x, digits: int = 3) -> str:
@@ -50,7 +51,22 @@ def _n(r: dict) -> str:
     excluded = r.get("n_excluded")
     if excluded and excluded == excluded:  # not NaN
         text += f" ({int(excluded)} excluded)"
+    if isinstance(r.get("censored"), str):
+        text += f" ({r['censored']} censored)"
     return text
+
+
+def _text(r: dict, key: str) -> str:
+    return r[key] if isinstance(r.get(key), str) else ""
+
+
+def _difference(r: dict) -> str:
+    """The difference with its CI; a sanity check's with the range over seeds; a censored one's without a CI."""
+    if r.get("verdict") in ("pass", "fail"):
+        return f"{fmt(r.get('diff'))} (seeds: {fmt(r.get('range_low'))} to {fmt(r.get('range_high'))})"
+    if r.get("kind") == "censored":
+        return f"{fmt(r.get('diff'))} (medians)"
+    return ci(r.get("diff"), r.get("ci_low"), r.get("ci_high"))
 
 
 def hypothesis_table(abl: Ablation, hypotheses: pd.DataFrame) -> tuple[list[str], list[dict]]:
@@ -60,14 +76,16 @@ def hypothesis_table(abl: Ablation, hypotheses: pd.DataFrame) -> tuple[list[str]
     multi = not hypotheses.empty and hypotheses["device"].nunique() > 1
     rows = []
     for r in hypotheses.to_dict("records"):
+        test = _text(r, "test") or "-"
+        if isinstance(r.get("finding"), str):  # a "similar" hypothesis: the test whose p decided
+            test = f"{'TOST' if r['finding'] == 'within margin' else 'beyond margin'}, {test}"
         rows.append({
-            "H": f"H{index.get(r['hypothesis'], '?')}", "device": r["device"] if multi else None,
-            "test": r.get("test", "-"), "n A/B": _n(r), "mean A": fmt(r.get("mean_a")), "mean B": fmt(r.get("mean_b")),
-            "A \u2212 B [95% CI]": ci(r.get("diff"), r.get("ci_low"), r.get("ci_high")),
+            "H": f"H{index.get(r['hypothesis'], '?')}", "role": ROLE.get(r.get("role"), "core"),
+            "device": r["device"] if multi else None, "test": test, "n A/B": _n(r),
+            "mean A": fmt(r.get("mean_a")), "mean B": fmt(r.get("mean_b")), "A \u2212 B [95% CI]": _difference(r),
             "effect size": fmt(r.get("effect_size")), "p": fmt(r.get("p")), "p Holm": fmt(r.get("p_adj")),
             "margin": fmt(r["margin"]) if r.get("margin") == r.get("margin") and r.get("margin") is not None else None,
-            "tuned": r["tuned"] if isinstance(r.get("tuned"), str) else None, "verdict": r["verdict"],
-            "why": r["why"] if isinstance(r.get("why"), str) else "",
+            "tuned": _text(r, "tuned") or None, "verdict": r["verdict"], "why": _text(r, "why"),
         })
     shown = [c for c in COLUMNS if c not in OPTIONAL or any(row[c] is not None for row in rows)]
     for row in rows:
@@ -87,11 +105,35 @@ def unfinished_rows(unfinished: pd.DataFrame) -> list[dict]:
 
 
 def by_device(claims: dict[str, str]) -> str:
-    """'cpu: reproduced; cuda: inconclusive' when several devices ran, else ''."""
+    """'cpu: reproduced; cuda: mixed' when several devices ran, else ''."""
     return "; ".join(f"{d}: {v}" for d, v in claims.items()) if len(claims) > 1 else ""
 
 
-def tally(hypotheses: pd.DataFrame) -> str:
-    """'8 reproduced, 1 contradicted': hypotheses by verdict."""
-    counts = hypotheses["verdict"].value_counts().to_dict() if not hypotheses.empty else {}
-    return ", ".join(f"{counts[v]} {v}" for v in VERDICTS if v in counts)
+def exception(e: dict) -> str:
+    """One core hypothesis that did not reproduce: 'H6 (contradicted): <label>: A 0.953 vs B 0.932, A - B 0.021
+    [0.004, 0.037]'."""
+    numbers = f"A {fmt(e.get('mean_a'))} vs B {fmt(e.get('mean_b'))}, A \u2212 B " + (
+        ci(e.get("diff"), e.get("ci_low"), e.get("ci_high")) if e.get("ci_low") == e.get("ci_low")
+        else fmt(e.get("diff")))
+    return f"{e['H']} ({e['verdict']}): {e['hypothesis']}: {numbers}"
+
+
+def setting(result) -> str:
+    """'digits, 10 seeds' (and the rule, when seeds were added until decided)."""
+    abl = result.abl
+    data = abl.tiers[result.tier].config.get("data", abl.config["data"].default if "data" in abl.config else None)
+    seeds = f"{result.seeds} seed" + ("s" if result.seeds != 1 else "")
+    rule = f", {result.sequential}" if getattr(result, "sequential", None) else ""
+    return ", ".join(str(x) for x in (data, seeds) if x) + rule
+
+
+def profile_line(result) -> str:
+    """'vanishing_gradients, quick (digits, 10 seeds): reproduced with exceptions - core 4 of 5, mechanism 4 of 4';
+    over several devices each device's counts ('- cpu: core 4 of 5, ...; cuda: ...')."""
+    j = result.judgement
+    head = f"{result.abl.name}, {result.tier} ({setting(result)}): {j.claim}"
+    if j.profile is None:
+        return head
+    if len(j.profiles) == 1:
+        return f"{head} - {j.profile.counts()}"
+    return f"{head} - " + "; ".join(f"{d}: {p.verdict}, {p.counts()}" for d, p in j.profiles.items())

@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
 
 from suite import fingerprint
-from suite.declare import FIGURES, Hypothesis, Param, Points, Reference, Tier
+from suite.declare import FIGURES, ROLES, Hypothesis, Metric, Param, Points, Reference, Tier
 from suite.errors import DeclarationError
 
 TIERS = ("smoke", "quick", "full")
@@ -54,6 +54,17 @@ class Ablation:
     figures: tuple = ()
     references: tuple[Reference, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)  # logged curves and probe statistics, in words
+    kinds: Mapping[str, Metric] = field(default_factory=dict)  # metric -> what it records (continuous by default)
+    # Runs on two devices count as the same result when their means differ by less than this fraction of |mean|.
+    device_tolerance: float = 0.01
+
+    def kind(self, metric: str) -> str:
+        m = self.kinds.get(metric)
+        return m.kind if m else "continuous"
+
+    @property
+    def core(self) -> tuple[Hypothesis, ...]:
+        return tuple(h for h in self.hypotheses if h.role == "core")
 
     def grid(self, tier: str) -> dict[str, tuple]:
         """The factor grid of a tier: the declared factors with the tier's narrower lists applied."""
@@ -107,7 +118,7 @@ def ablation(
     claim: str,
     data: str | None,
     factors: Mapping[str, Sequence[Any]],
-    metrics: Mapping[str, str],
+    metrics: Mapping[str, str | Metric],
     hypotheses: Sequence[Hypothesis],
     tiers: Mapping[str, Tier],
     config: Mapping[str, Any] | None = None,
@@ -115,6 +126,7 @@ def ablation(
     figures: Sequence = (),
     references: Sequence[Reference] = (),
     labels: Mapping[str, str] | None = None,
+    device_tolerance: float = 0.01,
 ) -> Callable[[Callable], Callable]:
     """Register the decorated ``train(contexts) -> outcomes`` function as an ablation, validating the declaration.
 
@@ -128,7 +140,7 @@ def ablation(
         abl = validate(
             name=name, section=section, claim=claim, data=data, factors=factors, metrics=metrics,
             hypotheses=hypotheses, tiers=tiers, config=config or {}, train=train, group_over=group_over,
-            figures=figures, references=references, labels=labels or {},
+            figures=figures, references=references, labels=labels or {}, device_tolerance=device_tolerance,
         )
         if name in REGISTRY and REGISTRY[name].module != abl.module:
             _fail(name, "name", f"already registered by module {REGISTRY[name].module}")
@@ -139,7 +151,7 @@ def ablation(
 
 
 def validate(*, name, section, claim, data, factors, metrics, hypotheses, tiers, config, train,
-             group_over=(), figures=(), references=(), labels=None) -> Ablation:
+             group_over=(), figures=(), references=(), labels=None, device_tolerance=0.01) -> Ablation:
     if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
         raise DeclarationError(f"ablation {name!r}: field 'name': must be a Python identifier such as 'my_claim'")
     for fld, value in (("section", section), ("claim", claim)):
@@ -182,6 +194,14 @@ def validate(*, name, section, claim, data, factors, metrics, hypotheses, tiers,
 
     if not isinstance(metrics, Mapping) or not metrics:
         _fail(name, "metrics", "must map each metric name to a one-line description")
+    kinds = {k: v if isinstance(v, Metric) else Metric(v) for k, v in metrics.items()}
+    for key, m in kinds.items():
+        if not isinstance(m.about, str) or m.kind not in ("continuous", "binary", "censored"):
+            _fail(name, f"metrics.{key}", "must be a description, Binary(description) or Censored(description, event)")
+        if m.kind == "censored" and kinds.get(m.event, Metric("")).kind != "binary":
+            _fail(name, f"metrics.{key}.event", f"{m.event!r} is not a declared Binary metric of the same runs")
+    if not (isinstance(device_tolerance, (int, float)) and device_tolerance > 0):
+        _fail(name, "device_tolerance", "must be a positive fraction, e.g. 0.01")
 
     missing = [t for t in TIERS if t not in tiers]
     if missing:
@@ -219,6 +239,12 @@ def validate(*, name, section, claim, data, factors, metrics, hypotheses, tiers,
             _fail(name, f"{where}.direction", f"must be one of {DIRECTIONS}")
         if hyp.direction == "similar" and not (isinstance(hyp.margin, (int, float)) and hyp.margin > 0):
             _fail(name, f"{where}.margin", "a Similar hypothesis needs a positive margin")
+        if hyp.margin is not None and not (isinstance(hyp.margin, (int, float)) and hyp.margin > 0):
+            _fail(name, f"{where}.margin", "must be a positive number")
+        if hyp.role not in ROLES:
+            _fail(name, f"{where}.role", f"{hyp.role!r} is not a role; roles: {', '.join(ROLES)}")
+        if hyp.direction == "similar" and kinds[hyp.metric].kind != "continuous" and hyp.role != "sanity":
+            _fail(name, where, f"Similar needs a continuous metric; {hyp.metric!r} is {kinds[hyp.metric].kind}")
         if not hyp.a or set(hyp.a) != set(hyp.b):
             _fail(name, where, "a and b must name the same factors, at least one")
         if hyp.a == hyp.b:
@@ -235,6 +261,12 @@ def validate(*, name, section, claim, data, factors, metrics, hypotheses, tiers,
         for k, m in hyp.best.items():
             if k not in grid or k in hyp.a or k in hyp.where:
                 _fail(name, f"{where}.best.{k}", "must be a factor not named in a, b or where")
+            if m is None:
+                m = validation_counterpart(hyp.metric, metrics)
+                if m is None:
+                    _fail(name, f"{where}.best.{k}", f"{hyp.metric!r} has no declared validation counterpart "
+                                                     "(val_...): name the selection metric, e.g. {'lr': 'val_acc'}")
+                hyp.best[k] = m
             if m.lstrip("-") not in metrics:
                 _fail(name, f"{where}.best.{k}", f"{m.lstrip('-')!r} is not a declared metric")
         for k, sel in hyp.top.items():
@@ -246,6 +278,9 @@ def validate(*, name, section, claim, data, factors, metrics, hypotheses, tiers,
                                                 "('val_acc', 0.5)")
             if sel[0].lstrip("-") not in metrics:
                 _fail(name, f"{where}.top.{k}", f"{sel[0].lstrip('-')!r} is not a declared metric")
+
+    if hypotheses and not any(h.role == "core" for h in hypotheses):
+        _fail(name, "hypotheses", "at least one must be core (the claim's profile is computed from them)")
 
     if isinstance(group_over, str) or not all(f == "seed" or f in grid for f in group_over):
         _fail(name, "group_over", f"must be a list of 'seed' and factor names; factors: {', '.join(grid)}")
@@ -263,16 +298,33 @@ def validate(*, name, section, claim, data, factors, metrics, hypotheses, tiers,
             _fail(name, f"references[{i}]", "must be a Reference(...)")
         if ref.metric not in metrics:
             _fail(name, f"references[{i}].metric", f"{ref.metric!r} is not a declared metric")
+        for k in ref.where:
+            if k not in grid:
+                _fail(name, f"references[{i}].where.{k}", f"not a factor; factors: {', '.join(grid)}")
 
     module = getattr(train, "__module__", "?")
     return Ablation(
         name=name, section=section, claim=claim.strip(), config=MappingProxyType(params),
-        factors=MappingProxyType(grid), metrics=MappingProxyType(dict(metrics)), hypotheses=tuple(hypotheses),
+        factors=MappingProxyType(grid), metrics=MappingProxyType({k: m.about for k, m in kinds.items()}),
+        kinds=MappingProxyType(kinds), device_tolerance=float(device_tolerance), hypotheses=tuple(hypotheses),
         tiers=MappingProxyType(dict(tiers)), train=train, module=module, code_version=_code_version(train),
         about=inspect.cleandoc(sys.modules[module].__doc__ or "") if module in sys.modules else "",
         group_over=tuple(group_over), figures=tuple(figures), references=tuple(references),
         labels=MappingProxyType(dict(labels or {})),
     )
+
+
+# Selection metrics to minimize, by name: a loss, an error, a count of steps or iterations to a target.
+_LOWER_IS_BETTER = ("loss", "error", "steps", "iters")
+
+
+def validation_counterpart(metric: str, metrics: Mapping) -> str | None:
+    """The validation metric that ranks settings for a hypothesis on ``metric``: ``test_acc`` -> ``val_acc``,
+    ``train_loss`` -> ``-val_loss`` (prefix "-": minimized), ``val_acc`` itself; None when it is not declared."""
+    stem = metric.split("_", 1)[1] if metric.startswith(("test_", "train_", "val_")) else None
+    if stem is None or f"val_{stem}" not in metrics:
+        return None
+    return ("-" if any(w in stem for w in _LOWER_IS_BETTER) else "") + f"val_{stem}"
 
 
 USER_PATH_VAR = "SUITE_ABLATIONS"  # extra directories of ablation modules, separated like PATH

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from suite.errors import SuiteError
 from suite.files import atomic_write
+from suite.verdicts import TIMING_SUFFIX  # wall-clock metrics (e.g. solve_s): speed is judged by the ratios instead
 
 BASELINE_DIR = Path("results") / "baselines"
 BAND_SE = 4.0          # a mean may move this many standard errors of the difference before it is a regression
@@ -32,7 +33,6 @@ SPEED_MIN_DROP = 0.15  # ... and at least this fraction, before it is a regressi
 SPEED_BENCHES = ("training loop", "grouped seeds K=16 (digits)")
 SPEED_HISTORY = 8      # earlier baselines' ratios kept: a ratio also varies between sessions and hosts, not only
                        # between the rounds of one measurement
-TIMING_SUFFIX = "_s"  # metrics named like "solve_s" are wall-clock times: speed is judged by the ratios instead
 
 
 @dataclass
@@ -97,6 +97,8 @@ def snapshot(result) -> dict:
                   for s in summary if not s["metric"].endswith(TIMING_SUFFIX)},
         "values": values,
         "verdicts": {h["hypothesis"]: h["verdict"] for h in result.judgement.hypotheses.to_dict("records")},
+        "profile": {"verdict": result.judgement.claim,
+                    "counts": result.judgement.profile.counts() if result.judgement.profile else ""},
         "runs": {s: sum(r["status"] == s for r in result.records) for s in ("ok", "diverged", "failed")},
         "first_error": next((r.get("error") for r in result.records if r["status"] == "failed"), None),
     }
@@ -135,6 +137,12 @@ def compare(base: dict, new: dict) -> list[Finding]:
              if new["verdicts"].get(h) != v]
     findings.append(Finding(name, "verdicts unchanged", not flips, "; ".join(flips) or
                             f"{len(base['verdicts'])} hypotheses"))
+    if "profile" in base:
+        was, now = base["profile"], new.get("profile", {})
+        findings.append(Finding(name, "claim profile unchanged", was.get("verdict") == now.get("verdict"),
+                                f"{now.get('verdict')} - {now.get('counts')}" if was.get("verdict") == now.get("verdict")
+                                else f"{was.get('verdict')} ({was.get('counts')}) -> {now.get('verdict')} "
+                                     f"({now.get('counts')})"))
     same = sum(new["values"].get(k, {}).get(seed) == v for k, seeds in base["values"].items()
                for seed, v in seeds.items())
     total = sum(len(seeds) for seeds in base["values"].values())

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-import numpy as np
 import pandas as pd
 
 from suite import tables, verdicts
@@ -27,6 +26,7 @@ class Result:
     records: list[dict]
     judgement: verdicts.Judgement
     planned: int  # runs of the plan on the devices that ran
+    sequential: str | None = None  # how seeds were added until decided ("sequential rule: ..."), if they were
 
     # The tidy tables, built once for the figures and the export alike.
     @cached_property
@@ -54,37 +54,32 @@ class Result:
         return unfinished(self.abl, self.judgement.runs)
 
 
-def collect(abl: Ablation, specs: list[RunSpec], store: Store) -> Result:
-    """The stored records of ``specs`` (one tier's plan), judged."""
+def collect(abl: Ablation, specs: list[RunSpec], store: Store, sequential: dict | None = None) -> Result:
+    """The stored records of ``specs`` (one tier's plan), judged; with ``sequential`` (the stop record of
+    ``run --until-decided``) by the sequential rule."""
     records = list(store.records(abl.name, keys=[s.key for s in specs]))
     ran = {r["device"] for r in records}
     tier = specs[0].tier if specs else ""
-    return Result(abl, tier, records, verdicts.judge(abl, records), sum(s.device in ran for s in specs))
+    rule = "sequential" if sequential else "fixed"
+    note = (f"sequential rule: {sequential['seeds']} seeds, {sequential['stopped']}" if sequential else None)
+    # The sequential rule tunes on the first round - the tier's seeds - only (see verdicts.judge).
+    tune_seeds = abl.tiers[tier].seeds if sequential and tier in abl.tiers else None
+    return Result(abl, tier, records, verdicts.judge(abl, records, rule, tune_seeds),
+                  sum(s.device in ran for s in specs), note)
 
 
 def stored(abl: Ablation, store: Store, tiers=None, data_dir: str | None = None) -> dict[str, Result]:
     """The stored records of each tier's default plan (on any device, with the data in ``data_dir``, default the
-    data cache), judged; tiers without records are left out."""
+    data cache), judged; tiers without records are left out. A tier whose seeds were added until decided
+    (``run --until-decided``) is judged at its stopping seed count by the sequential rule."""
     out = {}
     for tier in tiers or TIERS:
-        result = collect(abl, plan(abl, tier, devices=DEVICES, data_dir=data_dir), store)
+        stop = store.read_sequential(abl.name, tier, abl.code_version)
+        specs = plan(abl, tier, seeds=stop["seeds"] if stop else None, devices=DEVICES, data_dir=data_dir)
+        result = collect(abl, specs, store, stop)
         if result.records:
             out[tier] = result
     return out
-
-
-def deciding(result: Result) -> dict | None:
-    """The hypothesis row that decides the claim's verdict: for "reproduced" the weakest (largest adjusted p)
-    of those that all had to reproduce, for "contradicted" the strongest contradiction, for "inconclusive" the
-    least conclusive one. Over devices, the rows of the devices whose verdict is the claim's come first."""
-    h, claim = result.judgement.hypotheses, result.judgement.claim
-    if h.empty or claim == "not run":
-        return None
-    tested = h[h["verdict"] != "not run"]
-    same = tested[tested["verdict"] == claim]
-    rows = same if not same.empty else tested
-    p = rows["p_adj"].fillna(np.inf if claim == "contradicted" else -np.inf)
-    return rows.loc[p.idxmin() if claim == "contradicted" else p.idxmax()].to_dict()
 
 
 def unfinished(abl: Ablation, runs: pd.DataFrame) -> pd.DataFrame:

@@ -97,7 +97,7 @@ def test_output_degrades_under_a_narrow_encoding_and_never_crashes(tmp_path, cli
     out = cli("run", "greek_claim", "--tier", "smoke", "--no-progress", results=tmp_path / "r",
               env={"SUITE_ABLATIONS": str(tmp_path / "user"), "PYTHONIOENCODING": "cp1252"})
     assert out.returncode == 0, out.stderr
-    assert "claim greek_claim: reproduced" in out.stdout and "arm=? > arm=?" in out.stdout
+    assert "claim greek_claim, smoke (" in out.stdout and "): reproduced - core" in out.stdout and "arm=? > arm=?" in out.stdout
 
 
 def test_an_absurd_value_fails_its_runs_with_one_line(tmp_path, cli):

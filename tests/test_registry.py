@@ -140,14 +140,17 @@ def test_editing_what_only_judges_runs_keeps_the_code_version(tmp_path, monkeypa
     assert fingerprint.code_version(source.replace("def train(ctxs):", "def train(ctxs):\n    x = 1", 1),
                                     "ablations") != base
     assert fingerprint.code_version(source.replace('"steps": 5,', '"steps": 6,', 1), "ablations") != base
-    # recurrent_lag's METRICS only describes its own runs, but forget_bias imports it: an edit there reaches both.
+    # recurrent_lag's METRICS and CONFIG: forget_bias borrows the descriptions (an edit re-judges) and the config
+    # its runs read (an edit re-runs).
     lag = Path("ablations/recurrent_lag.py").read_text()
     lag_base = fingerprint.code_version(lag, "ablations")
     assert fingerprint.code_version(lag.replace('"test accuracy (adding', '"edited (adding', 1), "ablations") == lag_base
     real = fingerprint.module_path
     edited = tmp_path / "recurrent_lag.py"
-    edited.write_text(lag.replace("METRICS = {", "METRICS = {\"new\": \"x\", ", 1))
     monkeypatch.setattr(fingerprint, "module_path", lambda n: edited if n == "ablations.recurrent_lag" else real(n))
+    edited.write_text(lag.replace("METRICS = {", "METRICS = {\"new\": \"x\", ", 1))
+    assert fingerprint.code_version(source, "ablations") == base
+    edited.write_text(lag.replace("CONFIG = {", "CONFIG = {\"new\": 1, ", 1))
     assert fingerprint.code_version(source, "ablations") != base
 
 

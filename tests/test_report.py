@@ -135,7 +135,7 @@ def test_html_has_a_section_per_ablation_with_figures_for_those_run(built, user_
     toy = " ".join(" ".join(page.sections["toy_report"]["text"]).split())
     assert "3 of 3 seeds diverged" in toy and "arm = a, boom = True" in toy
     assert "not run" in toy  # the hypothesis about arm c
-    assert "A: boom={False}; B: boom={False}" in toy  # each side's best half of boom: the arm that never diverged
+    assert "A: boom={False} | B: boom={False}" in toy  # each side's best half of boom: the arm that never diverged
     assert " nan " not in f" {toy} "
     assert "Toy and Model (2001)" in toy  # its declared reference number, beside ours
     assert "Trajectories" in page.sections["toy_report"]["figures"][0]["caption"]  # its declared figure comes first
@@ -172,13 +172,16 @@ def test_csv_tables(built):
     tables = built["out"] / "tables"
     with open(tables / "claims.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert {"ablation", "tier", "verdict", "deciding_hypothesis", "diff", "ci_low", "ci_high", "p_adj", "seeds",
+    assert {"ablation", "tier", "verdict", "core_reproduced", "core_tested", "mechanism_reproduced",
+            "mechanism_tested", "sanity_passed", "sanity_checked", "not_run", "exceptions", "rule", "seeds",
             "devices"} <= set(rows[0])
+    vg = next(r for r in rows if r["ablation"] == "vanishing_gradients")
+    assert int(vg["core_tested"]) >= 1 and vg["rule"] == "fixed seeds"
     assert {(r["ablation"], r["tier"]) for r in rows} == {("vanishing_gradients", "smoke"), ("toy_report", "smoke")}
     for table, columns in {"metrics": {"key", "seed", "device", "activation", "depth", "metric", "value"},
                            "curves": {"key", "activation", "epoch", "metric", "value"},
                            "probes": {"key", "layer", "stat", "value"},
-                           "hypotheses": {"hypothesis", "verdict", "p_adj", "tier"},
+                           "hypotheses": {"hypothesis", "role", "verdict", "p_adj", "tier"},
                            "runs": {"key", "status", "wall_s"}}.items():
         with open(tables / "vanishing_gradients" / f"{table}.csv", newline="") as fh:
             assert columns <= set(next(csv.reader(fh))), table

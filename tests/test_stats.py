@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from suite import stats
-from suite.stats import ALPHA, Comparison, ci_mean, claim_verdict, compare, holm, summarize, verdict
+from suite.stats import ALPHA, Comparison, ci_mean, compare, holm, profile_verdict, summarize, verdict
 
 
 @pytest.fixture
@@ -137,23 +137,23 @@ def test_degenerate_paired(no_warnings):
     a = pd.Series([1.0, 2.0, 3.0, 4.0])
     c = compare(a, a - 0.5)  # every difference 0.5 (up to rounding)
     assert c.test == "paired t"
-    assert c.p == 0.0 and c.effect_size == math.inf and c.statistic == math.inf
+    assert c.p == 0.0 and math.isnan(c.effect_size) and c.statistic == math.inf
     assert (c.ci_low, c.ci_high) == (c.diff, c.diff) and c.diff == pytest.approx(0.5)
     c = compare(a, a + 2.0)
-    assert c.p == 0.0 and c.effect_size == -math.inf
+    assert c.p == 0.0 and math.isnan(c.effect_size) and c.statistic == -math.inf
     c = compare(a, a.copy())
-    assert c.p == 1.0 and c.effect_size == 0.0 and c.diff == 0.0
+    assert c.p == 1.0 and math.isnan(c.effect_size) and c.diff == 0.0
 
 
 def test_degenerate_welch(no_warnings):
     a = pd.Series([2.0, 2.0, 2.0])
     b = pd.Series([1.0, 1.0, 1.0, 1.0], index=[7, 8, 9, 10])
     c = compare(a, b)
-    assert c.test == "welch t" and c.p == 0.0 and c.effect_size == math.inf and c.diff == 1.0
+    assert c.test == "welch t" and c.p == 0.0 and math.isnan(c.effect_size) and c.diff == 1.0
     c = compare(b, a)
-    assert c.p == 0.0 and c.effect_size == -math.inf
+    assert c.p == 0.0 and math.isnan(c.effect_size) and c.statistic == -math.inf
     c = compare(a, pd.Series([2.0, 2.0], index=[5, 6]))
-    assert c.p == 1.0 and c.effect_size == 0.0
+    assert c.p == 1.0 and math.isnan(c.effect_size)
     # one side constant, the other not: ordinary Welch
     c = compare(a, pd.Series([1.0, 1.5, 0.5], index=[5, 6, 7]))
     with warnings.catch_warnings():
@@ -243,24 +243,125 @@ def test_verdict_alpha_and_bad_direction():
     "vs, expected",
     [
         (["reproduced", "reproduced"], "reproduced"),
-        (["reproduced", "inconclusive"], "inconclusive"),
-        (["reproduced", "contradicted"], "contradicted"),
-        (["inconclusive", "contradicted", "reproduced"], "contradicted"),
-        (["inconclusive"], "inconclusive"),
-        (["reproduced", "not run"], "reproduced"),
-        (["not run", "contradicted"], "contradicted"),
-        (["not run", "inconclusive"], "inconclusive"),
+        (["reproduced", "not run", "failed"], "reproduced"),
+        (["reproduced"] * 4 + ["contradicted"], "reproduced with exceptions"),
+        (["reproduced", "reproduced", "inconclusive"], "reproduced with exceptions"),
+        (["reproduced", "inconclusive"], "mixed"),
+        (["reproduced", "contradicted", "contradicted"], "mixed"),
+        (["inconclusive", "contradicted"], "not reproduced"),
+        (["contradicted"], "not reproduced"),
+        (["inconclusive", "inconclusive"], "not enough evidence"),
+        (["not run", "failed"], "failed"),
         (["not run", "not run"], "not run"),
         ([], "not run"),
     ],
 )
-def test_claim_verdict_table(vs, expected):
-    assert claim_verdict(vs) == expected
+def test_profile_verdict_table(vs, expected):
+    assert profile_verdict(vs) == expected
 
 
-def test_claim_verdict_rejects_unknown():
+def test_profile_verdict_rejects_unknown():
     with pytest.raises(ValueError):
-        claim_verdict(["reproduced", "maybe"])
+        profile_verdict(["reproduced", "maybe"])
+
+
+# ---------------------------------------------------------------- outcomes of other kinds
+
+def test_mcnemar_exact_on_a_constructed_table():
+    """10 seeds pair; the sides disagree on 6, all in A's favour: McNemar's exact p is the two-sided binomial
+    p of 6 successes in 6 fair trials, 2 / 2**6."""
+    a = pd.Series([1, 1, 1, 1, 1, 1, 1, 1, 0, 0], dtype=float)
+    b = pd.Series([0, 0, 0, 0, 0, 0, 1, 1, 0, 0], dtype=float)
+    c = stats.compare_binary(a, b)
+    assert c.test == "McNemar exact"
+    assert c.p == pytest.approx(2 / 2 ** 6)
+    assert c.diff == pytest.approx(0.6) and c.ci_low < 0.6 < c.ci_high
+    assert math.isnan(c.effect_size)
+
+
+def test_fisher_exact_when_seeds_do_not_pair():
+    a = pd.Series([1, 1, 1, 1, 1, 0], index=range(6), dtype=float)
+    b = pd.Series([0, 0, 0, 0, 1, 0], index=range(10, 16), dtype=float)
+    c = stats.compare_binary(a, b)
+    assert c.test == "Fisher exact"
+    assert c.p == pytest.approx(scipy.stats.fisher_exact([[5, 1], [1, 5]]).pvalue)
+    assert c.p == pytest.approx(0.08008, abs=1e-5)  # the hypergeometric table, by hand: 2 x (1 + 36) / 924
+
+
+def test_binary_fractions_per_seed_use_the_exact_sign_test():
+    a = pd.Series([1.0, 1.0, 0.5, 1.0, 0.5])
+    b = pd.Series([0.0, 0.5, 0.5, 0.0, 0.0])
+    c = stats.compare_binary(a, b)
+    assert c.test == "sign test" and c.p == pytest.approx(2 / 2 ** 4)
+
+
+def test_censored_steps_treat_the_budget_as_censoring():
+    """A reaches the target on every seed; B never does on 4 of 6 seeds (capped at the budget, 1000). The cap is
+    censoring: the log-rank test, and Kaplan-Meier medians (B's lies beyond the budget)."""
+    a = pd.DataFrame({"time": [200, 250, 300, 220, 260, 900], "event": [1, 1, 1, 1, 1, 1]})
+    b = pd.DataFrame({"time": [1000, 1000, 1000, 1000, 400, 800], "event": [0, 0, 0, 0, 1, 1]})
+    c = stats.compare_censored(a, b)
+    assert c.test == "log-rank" and c.n_censored == (0, 4) and (c.n_a, c.n_b) == (6, 6)
+    ref = scipy.stats.logrank(scipy.stats.CensoredData(uncensored=a["time"].to_numpy(float)),
+                              scipy.stats.CensoredData(uncensored=[400.0, 800.0], right=[1000.0] * 4))
+    assert c.p == pytest.approx(ref.pvalue) and c.p < 0.05
+    assert c.statistic < 0  # signed like a - b: A took fewer steps
+    assert c.mean_a == pytest.approx(255) and c.mean_b == math.inf
+
+
+def test_logrank_scores_sum_to_the_logrank_numerator():
+    """Savage scores (event - Nelson-Aalen hazard) of one group sum to its observed minus expected events, the
+    log-rank statistic's numerator; over a whole sample they sum to 0."""
+    time = np.array([3.0, 5, 5, 8, 10, 10, 12, 15])
+    event = np.array([1, 1, 0, 1, 1, 0, 1, 0])
+    scores = stats.logrank_scores(time, event)
+    assert scores.sum() == pytest.approx(0.0, abs=1e-12)
+    group = np.array([1, 0, 1, 0, 1, 0, 0, 1], dtype=bool)
+    expected = sum(((time >= t) & group).sum() / (time >= t).sum() * ((time == t) & (event == 1)).sum()
+                   for t in np.unique(time[event == 1]))
+    assert scores[group].sum() == pytest.approx(event[group].sum() - expected)
+
+
+def test_censored_strata_are_averaged_per_seed():
+    """3 seeds x 2 strata: one log-rank score per seed and side, so the exact Mann-Whitney test on 3 vs 3 values -
+    at best p = 0.1, as 3 seeds a side allow - not a test on 6 runs a side."""
+    idx = pd.MultiIndex.from_product([range(3), [20, 40]], names=["seed", "lag"])
+    a = pd.DataFrame({"time": [100.0, 200, 110, 210, 120, 220], "event": 1}, index=idx)
+    b = pd.DataFrame({"time": [300.0, 500, 310, 500, 320, 500], "event": [1, 0, 1, 0, 1, 0]}, index=idx)
+    c = stats.compare_censored(a, b)
+    assert c.test == "log-rank scores, Mann-Whitney" and (c.n_a, c.n_b) == (3, 3)
+    assert c.p == pytest.approx(0.1) and c.statistic < 0
+    twice = pd.concat([a, a]).sort_index()  # two runs of one seed in one stratum: no seed-level test
+    assert stats.compare_censored(twice, b).test == "none"
+
+
+def test_censored_with_nobody_reaching_the_target_is_no_evidence():
+    a = pd.DataFrame({"time": [1000.0] * 4, "event": [0] * 4})
+    c = stats.compare_censored(a, a.copy())
+    assert c.p == 1.0 and c.n_censored == (4, 4)
+
+
+def test_equivalence_and_its_opposite_are_symmetric():
+    """TOST at 0.05 <=> the 90% CI inside the margin; the opposite finding at 0.05 <=> the 95% CI outside it."""
+    rng = np.random.default_rng(3)
+    for shift in (0.0, 0.3, 0.6, 1.2):
+        a = pd.Series(rng.normal(shift, 0.2, 10))
+        b = pd.Series(rng.normal(0.0, 0.2, 10))
+        res = scipy.stats.ttest_rel(a, b)
+        ci90 = res.confidence_interval(0.90)
+        ci95 = res.confidence_interval(0.95)
+        margin = 0.5
+        assert (stats.equivalence_p(a, b, margin) < 0.05) == (-margin < ci90.low and ci90.high < margin)
+        assert (stats.nonequivalence_p(a, b, margin) < 0.05) == (ci95.low > margin or ci95.high < -margin)
+        assert not (stats.equivalence_p(a, b, margin) < 0.05 and stats.nonequivalence_p(a, b, margin) < 0.05)
+    assert stats.similar_verdict(0.01, 1.0) == "reproduced"
+    assert stats.similar_verdict(1.0, 0.01) == "contradicted"
+    assert stats.similar_verdict(0.2, 0.3) == "inconclusive"
+
+
+def test_no_effect_size_below_three_seeds():
+    c = compare(pd.Series([1.0, 2.0]), pd.Series([0.0, 0.5]))
+    assert c.test == "paired t" and math.isnan(c.effect_size)
 
 
 # ---------------------------------------------------------------- summarize
@@ -314,9 +415,6 @@ def test_equivalence_p_matches_two_one_sided_paired_tests():
     lower = scipy.stats.ttest_1samp(d + 0.05, 0, alternative="greater").pvalue
     upper = scipy.stats.ttest_1samp(d - 0.05, 0, alternative="less").pvalue
     assert stats.equivalence_p(a, b, 0.05) == pytest.approx(max(lower, upper))
-    assert stats.similar_verdict(0.01, -0.01, 0.01, 0.05) == "reproduced"
-    assert stats.similar_verdict(0.9, 0.06, 0.2, 0.05) == "contradicted"
-    assert stats.similar_verdict(0.9, -0.2, 0.2, 0.05) == "inconclusive"
 
 
 @pytest.mark.parametrize("paired", [True, False])

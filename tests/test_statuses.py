@@ -47,11 +47,11 @@ def test_a_claim_whose_runs_all_fail_says_failed_with_the_first_error(cli, tmp_p
     env = {"SUITE_ABLATIONS": str(tmp_path / "user")}
     out = cli("run", "raising_claim", "--tier", "smoke", "--no-progress", env=env, results=tmp_path / "r")
     assert out.returncode == 1 and "6 run(s) failed" in out.stderr
-    assert "claim raising_claim: failed" in out.stdout and "the data loader is broken" in out.stdout
+    assert "claim raising_claim, smoke (3 seeds): failed" in out.stdout and "the data loader is broken" in out.stdout
     assert "diverged" not in out.stdout and "excluded" not in out.stdout
     assert "H1 failed: all 3 runs of A (arm=a) failed (first: RuntimeError: the data loader is broken)" in out.stdout
     shown = cli("show", "raising_claim", env=env, results=tmp_path / "r")
-    assert "claim raising_claim: failed" in shown.stdout
+    assert "claim raising_claim, smoke (3 seeds): failed" in shown.stdout
     report = cli("report", "raising_claim", "--format", "html,csv", "--out", str(tmp_path / "rep"), env=env,
                  results=tmp_path / "r")
     assert report.returncode == 0, report.stderr
@@ -76,4 +76,4 @@ def test_a_runs_random_draws_pair_across_arms_and_repeat_across_processes(cli, t
         a, b = runs[0]["a", seed], runs[0]["b", seed]
         assert {m: a[m] for m in ("np_global", "py_random", "rng")} == {m: b[m] for m in ("np_global", "py_random", "rng")}
     assert len({runs[0]["a", s]["np_global"] for s in range(3)}) == 3  # and differ between seeds
-    assert "claim drawing_claim: reproduced" in out.stdout  # a paired test sees the offset exactly
+    assert "claim drawing_claim, smoke (3 seeds): reproduced - core" in out.stdout  # a paired test sees the offset exactly

@@ -1,9 +1,13 @@
-"""Verdicts from constructed records with known answers: pairing, direction, Holm, diverged runs."""
+"""Verdicts from constructed records with known answers: pairing, direction, Holm, diverged runs, tuning per
+stratum, the seed as the unit, roles and the claim's profile, binary and censored outcomes, the sequential rule,
+devices."""
 
 import numpy as np
 import pytest
 
-from suite.declare import Greater, Less, Similar, Tier
+import pandas as pd
+
+from suite.declare import Binary, Censored, Greater, Less, Similar, Tier
 from suite.registry import validate
 from suite.verdicts import judge
 
@@ -42,15 +46,19 @@ def test_paired_direction_and_contradiction():
     assert list(h["test"]) == ["paired t", "paired t"]
     assert list(h["verdict"]) == ["reproduced", "contradicted"]
     assert (h["p_adj"] >= h["p"]).all()
-    assert j.claims == {"cpu": "contradicted"} and j.claim == "contradicted"
+    assert j.claims == {"cpu": "mixed"} and j.claim == "mixed"  # core 1 of 2
+    assert j.profile.core == (1, 2) and [e["H"] for e in j.profile.exceptions] == ["H2"]
 
 
 def test_slice_pairs_over_unnamed_factors_and_holm_adjusts():
-    # Without `where`, each seed contributes one pair per size: 16 pairs, mixed directions -> not significant.
+    # Without `where`, size is a stratum: each seed's value is its mean over the sizes (the seed is the unit, not
+    # seed x size), so 8 values a side, not 16.
     j = judge(_abl([Less("acc", {"arm": "a"}, {"arm": "b"}), Greater("acc", {"arm": "a"}, {"arm": "b"},
                                                                         where={"size": 1})]), _records(VALUES))
     first, second = j.hypotheses.to_dict("records")
-    assert first["n_a"] == 16 and first["verdict"] == "inconclusive"
+    assert first["n_a"] == 8 and first["strata"] == "size"
+    d = [(VALUES["a", 1][s] + VALUES["a", 2][s] - VALUES["b", 1][s] - VALUES["b", 2][s]) / 2 for s in range(8)]
+    assert first["diff"] == pytest.approx(np.mean(d))
     small, large = sorted([first["p"], second["p"]])
     expected = {small: min(1.0, 2 * small), large: min(1.0, max(2 * small, large))}
     assert first["p_adj"] == pytest.approx(expected[first["p"]])
@@ -88,7 +96,7 @@ def test_best_compares_each_side_at_its_own_best_setting():
                 "metrics": {"val": v + 0.01 * s, "acc": a + 0.01 * s + 0.001 * s * s * (o == "x")}}
                for (o, lr), (v, a) in table.items() for s in range(6)]
     row = judge(abl, records).hypotheses.iloc[0]
-    assert row["tuned"] == "A: lr=1.0; B: lr=0.1"
+    assert row["tuned"] == "A: lr=1.0 | B: lr=0.1"
     assert row["test"] == "paired t" and row["n_a"] == 6
     assert row["mean_a"] > 0.7 and row["mean_b"] < 0.7 and row["verdict"] == "reproduced"
 
@@ -129,15 +137,16 @@ def test_top_keeps_each_sides_best_fraction_and_uses_welch():
           {("y", t): 0.6 if t in (0, 1, 3) else 0.95 for t in range(5)}
     hyp = Greater("acc", {"cell": "x"}, {"cell": "y"}, top={"trial": ("val", 0.5)})
     row = judge(_trials_abl([hyp]), _trial_records(val, acc)).hypotheses.iloc[0]
-    assert row["tuned"] == "A: trial={0,2,4}; B: trial={0,1,3}"
-    assert row["test"] == "welch t" and row["n_a"] == 9 and row["n_b"] == 9
+    assert row["tuned"] == "A: trial={0,2,4} | B: trial={0,1,3}"
+    # The kept trials differ, so nothing pairs; each seed's kept trials are averaged: 3 values a side, not 9.
+    assert row["test"] == "welch t" and row["n_a"] == 3 and row["n_b"] == 3
     assert row["mean_a"] == pytest.approx(0.81) and row["mean_b"] == pytest.approx(0.61)
     assert row["verdict"] == "reproduced"
     assert "best 50% of trial by val" in hyp.describe()
     # The whole grid (fraction 1) keeps every trial, and a minimized metric ranks the other way round.
     row = judge(_trials_abl([Greater("acc", {"cell": "x"}, {"cell": "y"}, top={"trial": ("-val", 0.2)})]),
                 _trial_records(val, acc)).hypotheses.iloc[0]
-    assert row["tuned"] == "A: trial={1}; B: trial={2}"
+    assert row["tuned"] == "A: trial={1} | B: trial={2}"
 
 
 def test_top_never_keeps_a_setting_where_a_seed_diverged():
@@ -145,7 +154,7 @@ def test_top_never_keeps_a_setting_where_a_seed_diverged():
     acc = {k: 0.5 for k in val}
     hyp = Similar("acc", {"cell": "x"}, {"cell": "y"}, margin=0.1, top={"trial": ("val", 0.4)})
     row = judge(_trials_abl([hyp]), _trial_records(val, acc, status={("x", 4, 1): "diverged"})).hypotheses.iloc[0]
-    assert row["tuned"] == "A: trial={2,3}; B: trial={3,4}"
+    assert row["tuned"] == "A: trial={2,3} | B: trial={3,4}"
     assert row["test"] == "welch t" and row["verdict"] == "reproduced"
 
 
@@ -160,3 +169,164 @@ def test_top_is_validated(top, why):
     with pytest.raises(DeclarationError, match="top") as exc:
         _trials_abl([Greater("acc", {"cell": "x"}, {"cell": "y"}, top=top)])
     assert why in str(exc.value)
+
+
+def test_top_pairs_per_seed_means_when_both_sides_keep_the_same_settings():
+    """Both sides rank the trials alike: they keep the same ones, so the per-seed means pair (seed as the unit)."""
+    val = {(c, t): 0.1 * t for c in ("x", "y") for t in range(5)}
+    acc = {("x", t): 0.5 + 0.1 * t for t in range(5)} | {("y", t): 0.45 + 0.1 * t for t in range(5)}
+    hyp = Greater("acc", {"cell": "x"}, {"cell": "y"}, top={"trial": ("val", 0.4)})
+    row = judge(_trials_abl([hyp]), _trial_records(val, acc, seeds=4)).hypotheses.iloc[0]
+    assert row["tuned"] == "A: trial={3,4} | B: trial={3,4}"
+    assert row["test"] == "paired t" and row["n_a"] == 4
+    assert row["mean_a"] == pytest.approx(0.5 + 0.35 + 0.015) and row["diff"] == pytest.approx(0.05)
+
+
+def test_tuning_is_per_stratum():
+    """sigmoid is best at lr 1.0, relu at lr 0.1, for both inits: pooled over the activations one rate would
+    be chosen for both; per stratum each activation gets its own, and the table says which."""
+    abl = validate(
+        name="toy", section="0", claim="c", data=None,
+        factors={"init": ["xavier", "naive"], "act": ["sigmoid", "relu"], "lr": [0.01, 0.1, 1.0]},
+        metrics={"test_acc": "test", "val_acc": "validation"}, config={},
+        hypotheses=[Greater("test_acc", {"init": "xavier"}, {"init": "naive"}, best=["lr"])],
+        tiers={t: Tier(seeds=1) for t in ("smoke", "quick", "full")}, train=lambda ctxs: [],
+    )
+    assert abl.hypotheses[0].best == {"lr": "val_acc"}  # the tested metric's validation counterpart
+    best = {"sigmoid": 1.0, "relu": 0.1}
+    records = []
+    for init in ("xavier", "naive"):
+        for act in ("sigmoid", "relu"):
+            for lr in (0.01, 0.1, 1.0):
+                for s in range(5):
+                    quality = (0.9 if lr == best[act] else 0.3) + (0.05 if init == "xavier" else 0) + 0.01 * s
+                    records.append({"key": f"{init}{act}{lr}{s}", "seed": s, "device": "cpu", "status": "ok",
+                                    "factors": {"init": init, "act": act, "lr": lr},
+                                    "metrics": {"val_acc": quality, "test_acc": quality + 0.001 * s * s}})
+    row = judge(abl, records).hypotheses.iloc[0]
+    assert row["strata"] == "act"
+    assert row["tuned"] == ("A: lr=0.1 (act=relu); lr=1.0 (grid edge) (act=sigmoid) | "
+                            "B: lr=0.1 (act=relu); lr=1.0 (grid edge) (act=sigmoid)")
+    assert row["n_a"] == 5 and row["test"] == "paired t"
+    assert row["mean_a"] == pytest.approx(0.95 + 0.02 + 0.006) and row["diff"] == pytest.approx(0.05)
+
+
+def test_validation_counterpart_needs_a_declared_metric():
+    from suite.errors import DeclarationError
+    with pytest.raises(DeclarationError, match="validation counterpart"):
+        _abl([Greater("acc", {"arm": "a"}, {"arm": "b"}, best=["size"])])
+
+
+def test_roles_sanity_is_a_measurement_and_mechanism_is_not_core():
+    hyps = [Greater("acc", {"arm": "a"}, {"arm": "b"}, where={"size": 1}),
+            Greater("acc", {"arm": "a"}, {"arm": "b"}, where={"size": 2}, role="mechanism"),
+            Less("acc", {"arm": "a"}, {"arm": "b"}, where={"size": 2}, role="sanity"),
+            Greater("acc", {"arm": "a"}, {"arm": "b"}, where={"size": 2}, role="sanity")]
+    j = judge(_abl(hyps), _records(VALUES))
+    h = j.hypotheses
+    assert list(h["verdict"]) == ["reproduced", "contradicted", "pass", "fail"]
+    assert h.loc[2:, "p"].isna().all() and h.loc[2:, "effect_size"].isna().all()
+    assert h.loc[2, "range_high"] < 0  # every seed's difference is below 0
+    # The mechanism's contradiction is no exception to the claim, and its p is adjusted in its own family.
+    assert j.claim == "reproduced"
+    assert j.profile.counts() == "core 1 of 1, mechanism 0 of 1, sanity 1 of 2 passed"
+    assert h.loc[0, "p_adj"] == pytest.approx(h.loc[0, "p"]) and h.loc[1, "p_adj"] == pytest.approx(h.loc[1, "p"])
+
+
+def test_a_declaration_needs_a_core_hypothesis_and_a_known_role():
+    from suite.errors import DeclarationError
+    with pytest.raises(DeclarationError, match="at least one must be core"):
+        _abl([Greater("acc", {"arm": "a"}, {"arm": "b"}, role="mechanism")])
+    with pytest.raises(DeclarationError, match="role"):
+        _abl([Greater("acc", {"arm": "a"}, {"arm": "b"}, role="key")])
+
+
+def _outcome_abl(hypotheses):
+    return validate(
+        name="toy", section="0", claim="c", data=None, factors={"arm": ["a", "b"]},
+        metrics={"solved": Binary("solved within the budget"), "steps": Censored("steps to solve", event="solved")},
+        hypotheses=hypotheses, config={}, tiers={t: Tier(seeds=1) for t in ("smoke", "quick", "full")},
+        train=lambda ctxs: [],
+    )
+
+
+def test_binary_and_censored_outcomes_get_their_own_tests():
+    budget = 1000
+    steps = {"a": [100, 150, 120, 130, 170, 160, 110, 140], "b": [budget] * 6 + [400, 500]}
+    records = [{"key": f"{arm}{s}", "seed": s, "device": "cpu", "status": "ok", "factors": {"arm": arm},
+                "metrics": {"steps": t, "solved": float(t < budget)}}
+               for arm, ts in steps.items() for s, t in enumerate(ts)]
+    abl = _outcome_abl([Greater("solved", {"arm": "a"}, {"arm": "b"}), Less("steps", {"arm": "a"}, {"arm": "b"})])
+    solved, fewer = judge(abl, records).hypotheses.to_dict("records")
+    assert solved["test"] == "McNemar exact" and solved["p"] == pytest.approx(2 / 2 ** 6)
+    assert fewer["test"] == "log-rank" and fewer["censored"] == "0/6" and fewer["p"] < 0.01
+    assert fewer["mean_b"] == np.inf and fewer["verdict"] == "reproduced"
+    from suite.errors import DeclarationError
+    with pytest.raises(DeclarationError, match="continuous"):
+        _outcome_abl([Similar("solved", {"arm": "a"}, {"arm": "b"}, margin=0.1)])
+    with pytest.raises(DeclarationError, match="Binary"):
+        validate(name="toy", section="0", claim="c", data=None, factors={"arm": ["a", "b"]},
+                 metrics={"steps": Censored("steps", event="nope")}, hypotheses=[], config={},
+                 tiers={t: Tier(seeds=1) for t in ("smoke", "quick", "full")}, train=lambda ctxs: [])
+
+
+def test_the_sequential_rule_uses_anytime_valid_p_values():
+    from suite import sequential
+    j_fixed = judge(_abl([Greater("acc", {"arm": "a"}, {"arm": "b"}, where={"size": 1})]), _records(VALUES))
+    j_seq = judge(_abl([Greater("acc", {"arm": "a"}, {"arm": "b"}, where={"size": 1})]), _records(VALUES),
+                  rule="sequential")
+    d = np.array(VALUES["a", 1]) - np.array(VALUES["b", 1])
+    assert j_seq.rule == "sequential"
+    # Twice the smaller one-sided anytime p: the finding's direction is the side whose e-process crossed.
+    expected = min(1.0, 2 * min(sequential.p_paired(d, "greater"), sequential.p_paired(d, "less")))
+    assert j_seq.hypotheses.iloc[0]["p"] == pytest.approx(expected)
+    assert j_seq.hypotheses.iloc[0]["sign"] == 1.0
+    assert j_seq.hypotheses.iloc[0]["p"] > j_fixed.hypotheses.iloc[0]["p"]  # the price of looking at every seed
+
+
+def test_device_equivalence_from_constructed_records():
+    """cpu and cuda agree on arm a (to 1e-4 of the mean, tolerance 1%) and differ by 10% on arm b."""
+    records = []
+    for device, shift in (("cpu", 0.0), ("cuda", 1.0)):
+        for (arm, size), accs in VALUES.items():
+            for seed, acc in enumerate(accs):
+                value = acc + 1.0 + (0.1 * shift if arm == "b" else 1e-4 * shift * (seed % 2 - 0.5))
+                records.append({"key": f"{device}{arm}{size}{seed}", "seed": seed, "device": device, "status": "ok",
+                                "factors": {"arm": arm, "size": size}, "metrics": {"acc": value}})
+    j = judge(_abl([Greater("acc", {"arm": "a"}, {"arm": "b"}, where={"size": 1})]), records)
+    eq = j.devices.set_index(["arm", "size"])
+    assert set(eq["devices"]) == {"cuda vs cpu"}
+    assert (eq.loc["a", "verdict"] == "same").all() and (eq.loc["b", "verdict"] == "different").all()
+    assert (eq["margin"] > 0).all()
+    one = judge(_abl([Greater("acc", {"arm": "a"}, {"arm": "b"}, where={"size": 1})]),
+                [r for r in records if r["device"] == "cpu"])
+    assert one.devices.empty
+    assert isinstance(j.devices, pd.DataFrame)
+
+
+def test_a_side_missing_a_stratum_is_compared_on_the_strata_both_ran():
+    """A ran sizes 1 and 2, B only size 1; within size 1 A is below B. Averaging A over both sizes would compare
+    a different mix; the shared stratum alone says A < B, and the table names what was left out."""
+    values = {("a", 1): [0.50, 0.51, 0.49, 0.50], ("b", 1): [0.60, 0.62, 0.61, 0.60], ("a", 2): [0.95] * 4}
+    row = judge(_abl([Greater("acc", {"arm": "a"}, {"arm": "b"})]), _records(values)).hypotheses.iloc[0]
+    assert row["strata_left_out"] == "size=2"
+    assert row["mean_a"] == pytest.approx(0.5) and row["verdict"] == "contradicted"
+
+
+def test_censored_outcomes_with_strata_count_seeds_not_runs():
+    """3 seeds x 4 strata, A first everywhere: 12 pairs of runs but 3 seeds a side, so the exact Mann-Whitney test
+    on per-seed scores gives p = 0.1 at best - not significant, as 3 seeds cannot be."""
+    abl = validate(
+        name="toy", section="0", claim="c", data=None, factors={"arm": ["a", "b"], "lag": [1, 2, 3, 4]},
+        metrics={"solved": Binary("solved"), "steps": Censored("steps", event="solved")},
+        hypotheses=[Less("steps", {"arm": "a"}, {"arm": "b"})], config={},
+        tiers={t: Tier(seeds=1) for t in ("smoke", "quick", "full")}, train=lambda ctxs: [])
+    records = [{"key": f"{arm}{lag}{s}", "seed": s, "device": "cpu", "status": "ok",
+                "factors": {"arm": arm, "lag": lag},
+                "metrics": {"steps": 100.0 * lag + (0 if arm == "a" else 50) + s, "solved": 1.0}}
+               for arm in ("a", "b") for lag in (1, 2, 3, 4) for s in range(3)]
+    row = judge(abl, records).hypotheses.iloc[0]
+    assert row["test"] == "log-rank scores, Mann-Whitney" and row["n_a"] == 3 and row["p"] == pytest.approx(0.1)
+    assert row["verdict"] == "inconclusive"
+    seq = judge(abl, records, rule="sequential").hypotheses.iloc[0]
+    assert seq["p"] > 0.05 and not isinstance(seq.get("why"), str)  # paired seeds: an anytime sign test

@@ -9,33 +9,38 @@ import pandas as pd
 
 from suite.errors import SuiteError
 from suite.files import atomic_write
-from suite.results import Result, deciding
+from suite import present
+from suite.results import Result
 
-TABLES = ("runs", "metrics", "curves", "probes", "summary", "hypotheses")
-CLAIM_COLUMNS = ["ablation", "section", "claim", "tier", "verdict", "verdicts_by_device", "deciding_hypothesis",
-                 "metric", "diff", "ci_low", "ci_high", "p_adj", "seeds", "devices", "runs", "runs_planned",
-                 "first_error"]
+TABLES = ("runs", "metrics", "curves", "probes", "summary", "hypotheses", "devices")
+CLAIM_COLUMNS = ["ablation", "section", "claim", "tier", "verdict", "verdicts_by_device", "core_reproduced",
+                 "core_tested", "mechanism_reproduced", "mechanism_tested", "sanity_passed", "sanity_checked",
+                 "not_run", "exceptions", "rule", "seeds", "devices", "runs", "runs_planned", "first_error"]
 
 
 def _tables(result: Result) -> dict[str, pd.DataFrame]:
     j = result.judgement
     return {"runs": j.runs, "metrics": result.metrics, "curves": result.curves, "probes": result.probes,
-            "summary": j.summary.assign(tier=result.tier), "hypotheses": j.hypotheses.assign(tier=result.tier)}
+            "summary": j.summary.assign(tier=result.tier), "hypotheses": j.hypotheses.assign(tier=result.tier),
+            "devices": j.devices.assign(tier=result.tier)}
 
 
 def claims(results: dict) -> pd.DataFrame:
-    """One row per (claim, tier) with its verdict and the hypothesis that decided it."""
+    """One row per (claim, tier): its profile - the verdict, the counts behind it and each exception."""
     rows = []
     for name, tiers in results.items():
         for tier, r in tiers.items():
-            d = deciding(r) or {}
+            p = r.judgement.profile
+            counts = {"core_reproduced": p.core[0], "core_tested": p.core[1], "mechanism_reproduced": p.mechanism[0],
+                      "mechanism_tested": p.mechanism[1], "sanity_passed": p.sanity[0], "sanity_checked": p.sanity[1],
+                      "not_run": p.not_run, "exceptions": "; ".join(present.exception(e) for e in p.exceptions)} \
+                if p else {}
             rows.append({"ablation": name, "section": r.abl.section, "claim": r.abl.claim, "tier": tier,
                          "verdict": r.judgement.claim,
                          "verdicts_by_device": "; ".join(f"{k}: {v}" for k, v in r.judgement.claims.items()),
-                         "deciding_hypothesis": d.get("hypothesis"), "metric": d.get("metric"),
-                         "diff": d.get("diff"), "ci_low": d.get("ci_low"), "ci_high": d.get("ci_high"),
-                         "p_adj": d.get("p_adj"), "seeds": r.seeds, "devices": ",".join(r.devices),
-                         "runs": len(r.records), "runs_planned": r.planned, "first_error": r.judgement.first_error})
+                         **counts, "rule": r.sequential or "fixed seeds", "seeds": r.seeds,
+                         "devices": ",".join(r.devices), "runs": len(r.records), "runs_planned": r.planned,
+                         "first_error": r.judgement.first_error})
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 

@@ -12,13 +12,15 @@ import re
 import pandas as pd
 
 import suite
-from suite import present, results
+from suite import present, references, results
 from suite.present import fmt
 from suite.registry import Ablation
 from suite.results import Result
 from suite.stats import ALPHA
 
-SYMBOLS = {"reproduced": "\u2713", "contradicted": "\u2717", "inconclusive": "?", "not run": "\u2013", "failed": "!"}
+SYMBOLS = {"reproduced": "\u2713", "contradicted": "\u2717", "inconclusive": "?", "not run": "\u2013", "failed": "!",
+           "pass": "\u2713", "fail": "\u2717", "reproduced with exceptions": "\u2713", "mixed": "\u00b1",
+           "not reproduced": "\u2717", "not enough evidence": "?", "differs by device": "\u2260"}
 
 
 def badge(verdict: str):
@@ -122,32 +124,39 @@ def devices_section(abl: Ablation, result: Result) -> dict | None:
     claims = result.judgement.claims
     agree.append(["claim", *(badge(claims.get(d, "not run")) for d in result.devices),
                   "yes" if len(set(claims.values())) == 1 else "no"])
+    eq = result.judgement.devices
+    equivalence = None
+    if not eq.empty:
+        factors = [f for f in abl.factors if f in eq.columns and eq[f].nunique() > 1]
+        equivalence = {"columns": ["devices", *factors, "metric", "n", "means", "difference [95% CI]", "margin",
+                                   "p (TOST)", "verdict"],
+                       "rows": [[r["devices"], *(str(r[f]) for f in factors), r["metric"], str(r["n"]),
+                                 f"{fmt(r['mean'])} vs {fmt(r['reference'])}",
+                                 present.ci(r["diff"], r["ci_low"], r["ci_high"]), fmt(r["margin"]),
+                                 fmt(r["p_equivalence"]), r["verdict"]] for r in eq.to_dict("records")],
+                       "tolerance": f"{abl.device_tolerance:.0%}"}
     return {"timing": {"columns": ["device", "name", "runs", "wall per run (median)", "training per run (median)",
                                    "samples/s (median)", "wall in all"], "rows": timing},
-            "agreement": {"columns": ["H", *result.devices, "agree"], "rows": agree}}
+            "agreement": {"columns": ["H", *result.devices, "agree"], "rows": agree}, "equivalence": equivalence}
 
 
 def references_table(abl: Ablation, result: Result) -> dict | None:
-    """Reference numbers the ablation declares, beside our mean and CI for the runs they correspond to."""
-    refs = abl.references
-    summary = result.judgement.summary
-    if not refs or summary.empty:
+    """The papers' numbers beside ours (:func:`suite.references.rows`)."""
+    rows = references.rows(abl, result)
+    if not rows:
         return None
-    factors = [f for f in abl.factors if f in summary]
-    rows = []
-    for ref in refs:
-        ours = summary[summary["metric"] == ref.metric]
-        for k, v in ref.where.items():
-            ours = ours[ours[k].isin(v if isinstance(v, (list, tuple)) else [v])]
-        shown = ours.to_dict("records") or [{}]
-        for r in shown:
-            variant = ", ".join(f"{f} = {r[f]}" for f in ["device", *factors] if f in r and f not in ref.where
-                                and summary[f].nunique() > 1)
-            rows.append([ref.source, ref.setting or "-", ref.metric, fmt(float(ref.value)), variant or "-",
-                         present.ci(r.get("mean"), r.get("ci_low"), r.get("ci_high")) if r else "not run",
-                         str(r.get("n", 0))])
-    return {"columns": ["source", "their setting", "metric", "theirs", "our runs", "ours: mean [95% CI]", "n"],
-            "rows": rows}
+    return {"columns": ["source", "their setting", "metric", "our runs", "theirs", "ours: mean [95% CI]",
+                        "direction", "what differs"],
+            "rows": [[r["source"] + ("" if r["verified"] else " (unverified)"), r["setting"] or "-", r["metric"],
+                      r["variant"], r["theirs"], r["ours"], r["direction"] or "-", r["differs"] or "-"]
+                     for r in rows]}
+
+
+def profile_view(result: Result) -> dict:
+    """The claim's profile: the line, and each exception."""
+    p = result.judgement.profile
+    return {"line": present.profile_line(result), "counts": p.counts() if p else "",
+            "exceptions": [present.exception(e) for e in p.exceptions] if p else [], "rule": result.sequential}
 
 
 def tier_view(abl: Ablation, result: Result, figures: list, figures_tier: str) -> dict:
@@ -155,23 +164,26 @@ def tier_view(abl: Ablation, result: Result, figures: list, figures_tier: str) -
     return {"tier": result.tier, "id": f"{abl.name}-{result.tier}", "verdict": j.claim, "badge": badge(j.claim),
             "by_device": present.by_device(j.claims), "setup": setup_table(abl, result), "stats": stats_table(result),
             "unfinished": unfinished_table(result), "devices": devices_section(abl, result),
-            "references": references_table(abl, result), "figures": figures, "figures_tier": figures_tier}
+            "references": references_table(abl, result), "figures": figures, "figures_tier": figures_tier,
+            "profile": profile_view(result)}
 
 
 def summary_row(abl: Ablation, result: Result | None) -> dict:
     row = {"name": abl.name, "section": abl.section, "claim": abl.claim, "tier": result.tier if result else "-"}
     if result is None:
-        return row | {"verdict": "not run", "badge": badge("not run"), "effect": "-", "p": "-", "seeds": "-",
+        return row | {"verdict": "not run", "badge": badge("not run"), "effect": "-", "seeds": "-",
                       "devices": "-", "runs": "0"}
-    d = results.deciding(result)
-    effect = (f"H{present.numbers(abl).get(d['hypothesis'], '?')} ({d['metric']}): "
-              + present.ci(d.get("diff"), d.get("ci_low"), d.get("ci_high"))) if d else "-"
+    p = result.judgement.profile
+    effect = p.counts() if p else "-"
+    if p and p.exceptions:
+        effect += "; exceptions: " + "; ".join(present.exception(e) for e in p.exceptions)
     if result.judgement.claim == "failed":
         effect = f"first error: {result.judgement.first_error}"
     seeds = f"{result.seeds} seed" + ("s" if result.seeds != 1 else "")
+    if result.sequential:
+        seeds += f" ({result.sequential})"
     return row | {"verdict": result.judgement.claim, "badge": badge(result.judgement.claim), "effect": effect,
-                  "p": fmt(d.get("p_adj")) if d else "-", "seeds": seeds, "devices": ", ".join(result.devices),
-                  "runs": f"{len(result.records)} of {result.planned}"}
+                  "seeds": seeds, "devices": ", ".join(result.devices), "runs": f"{len(result.records)} of {result.planned}"}
 
 
 def environment_table(records: list[dict]) -> dict:
