@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from suite.errors import SuiteError
+from suite import present
 from suite.files import atomic_write
 from suite.verdicts import TIMING_SUFFIX  # wall-clock metrics (e.g. solve_s): speed is judged by the ratios instead
 
@@ -98,7 +99,9 @@ def snapshot(result) -> dict:
         "values": values,
         "verdicts": {h["hypothesis"]: h["verdict"] for h in result.judgement.hypotheses.to_dict("records")},
         "profile": {"verdict": result.judgement.claim,
-                    "counts": result.judgement.profile.counts() if result.judgement.profile else ""},
+                    "counts": result.judgement.profile.counts() if result.judgement.profile else "",
+                    "exceptions": [present.exception(e) for e in result.judgement.profile.exceptions]
+                    if result.judgement.profile else []},
         "runs": {s: sum(r["status"] == s for r in result.records) for s in ("ok", "diverged", "failed")},
         "first_error": next((r.get("error") for r in result.records if r["status"] == "failed"), None),
     }
@@ -139,10 +142,11 @@ def compare(base: dict, new: dict) -> list[Finding]:
                             f"{len(base['verdicts'])} hypotheses"))
     if "profile" in base:
         was, now = base["profile"], new.get("profile", {})
+        exceptions = "".join(f"; exception {e}" for e in now.get("exceptions", []))
         findings.append(Finding(name, "claim profile unchanged", was.get("verdict") == now.get("verdict"),
-                                f"{now.get('verdict')} - {now.get('counts')}" if was.get("verdict") == now.get("verdict")
-                                else f"{was.get('verdict')} ({was.get('counts')}) -> {now.get('verdict')} "
-                                     f"({now.get('counts')})"))
+                                (f"{now.get('verdict')} - {now.get('counts')}" if was.get("verdict") == now.get("verdict")
+                                 else f"{was.get('verdict')} ({was.get('counts')}) -> {now.get('verdict')} "
+                                      f"({now.get('counts')})") + exceptions))
     same = sum(new["values"].get(k, {}).get(seed) == v for k, seeds in base["values"].items()
                for seed, v in seeds.items())
     total = sum(len(seeds) for seeds in base["values"].values())
