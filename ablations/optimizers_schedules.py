@@ -7,13 +7,15 @@ Setup. The network and budget of ``optimizers`` with SGD + momentum 0.9, on the 
 grid, for a constant rate, linear decay to 1% of it at the last epoch, exponential decay to the same end point,
 step decay (x0.1 after half and after three quarters of the epochs) and reduce-on-plateau (x0.1 once the
 validation loss has gone more than 3 epochs without improving). Each schedule is compared with the constant rate,
-each at its own best initial rate.
+each at its own best initial rate, chosen on the validation loss: the validation counterpart of the training loss
+the hypothesis tests (a rate chosen on validation accuracy, in steps of 0.28 points over 360 digits, chose
+differently and flipped the comparisons).
 
 What differs from the sources. The schedules are compared on the 8x8 digits, where the network can fit the
 training set within the budget; the full tier moves to MNIST-1D with 100 epochs.
 """
 
-from ablations.optimizers import LABELS, LRS, METRICS, NET, TUNED, train_mlp
+from ablations.optimizers import LABELS, LRS, METRICS, NET, train_mlp
 from suite.declare import Less, Param, Tier
 from suite.registry import ablation
 
@@ -29,7 +31,7 @@ from suite.registry import ablation
     factors={"schedule": ["constant", "linear", "exponential", "step", "plateau"], "lr": LRS},
     metrics=METRICS,
     hypotheses=[
-        Less("train_loss", a={"schedule": s}, b={"schedule": "constant"}, best=TUNED,
+        Less("train_loss", a={"schedule": s}, b={"schedule": "constant"}, best=["lr"],
              label=f"{s} decay ends with a lower training loss than a constant rate, each at its best rate")
         for s in ("linear", "exponential", "step", "plateau")
     ],

@@ -20,7 +20,10 @@ What differs from the sources. Hochreiter & Schmidhuber trained by online RTRL-s
 of sequences (T = 100 for temporal order) and counted a run as solved when the last 2000 sequences were all
 processed correctly; here the lags are shorter, training is minibatch Adam for at most a few thousand updates, and
 solving means 99% of a fixed validation set. The learning rate is not tuned per cell, which can only favour
-whichever cell suits it.
+whichever cell suits it. GRU against LSTM is tested per lag (pooled over lags, agreement at T=10 hid a bimodal
+T=60), and how often each cell solves the task is compared with exact tests beside the mean accuracy. The quick
+tier's 10 seeds were raised from 5 after looking at p values; its verdicts are to be confirmed on seeds not yet used
+(``--until-decided`` adds them under anytime-valid tests).
 """
 
 from suite.declare import Binary, Censored, Greater, Less, Param, Profile, Reference, Similar, Tier
@@ -80,8 +83,14 @@ LABELS = {**SEQUENCE_CURVES, **INPUT_GRADIENT_PROBES}
         Less("grad_decay_init", a={"cell": "rnn"}, b={"cell": "gru"},
              label="all lags: at init the RNN's input gradient decays faster per step than the GRU's",
              role="mechanism"),
-        Similar("test_acc", a={"cell": "gru"}, b={"cell": "lstm"}, margin=MARGIN,
-                label=f"all lags: the GRU's test accuracy is within {MARGIN} of the LSTM's"),
+        # Per lag: the two cells agree at T=10 and are bimodal at T=60, which one pooled test hides.
+        *(Similar("test_acc", a={"cell": "gru"}, b={"cell": "lstm"}, margin=MARGIN, where={"lag": lag},
+                  label=f"T={lag}: the GRU's test accuracy is within {MARGIN} of the LSTM's") for lag in (10, 30, LONG)),
+        # Solve rates, an outcome per run: exact tests.
+        Greater("solved", a={"cell": "lstm"}, b={"cell": "rnn"}, where={"lag": LONG},
+                label=f"T={LONG}: the LSTM solves the task more often than the simple RNN"),
+        Greater("solved", a={"cell": "gru"}, b={"cell": "rnn"}, where={"lag": LONG},
+                label=f"T={LONG}: the GRU solves the task more often than the simple RNN"),
         Less("n_params", a={"cell": "gru"}, b={"cell": "lstm"}, where={"lag": LONG},
              label="the GRU has fewer parameters than the LSTM of the same width", role="sanity"),
     ],
