@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     p.add_argument("--tier", default="quick", help="smoke | quick | full (default: quick)")
     p.add_argument("--seeds", type=int, help="number of seeds (default: the tier's)")
+    p.add_argument("--first-seed", type=int, default=0, metavar="K",
+                   help="start at seed K: confirm a verdict on seeds not yet used, judged on those alone "
+                        "(default 0)")
     p.add_argument("--device", default="cpu", help="cpu | cuda | mps | auto | all (default: cpu)")
     p.add_argument("--jobs", type=int, help="parallel workers (default: one per core)")
     p.add_argument("--data-dir", metavar="DIR", help="directory holding the dataset files (e.g. MNIST IDX)")
@@ -260,8 +263,9 @@ def cmd_run(args) -> int:
         raise UsageError("--scheduler goes with --backend dask")
     if args.max_seeds is not None and not args.until_decided:
         raise UsageError("--max-seeds goes with --until-decided")
-    if args.until_decided and args.seeds is not None:
-        raise UsageError("--until-decided starts from the tier's seeds; leave out --seeds (or use --max-seeds)")
+    if args.until_decided and (args.seeds is not None or args.first_seed):
+        raise UsageError("--until-decided starts from the tier's seeds; leave out --seeds and --first-seed (or use "
+                         "--max-seeds)")
     if args.max_seeds is not None and args.max_seeds < 1:
         raise UsageError(f"--max-seeds must be at least 1, got {args.max_seeds}")
     store = _store(args)
@@ -270,7 +274,7 @@ def cmd_run(args) -> int:
     for abl in ablations:
         config, factors = parse_overrides(abl, args.overrides)
         plans.append((abl, plan(abl, args.tier, seeds=args.seeds, devices=devices, config=config,
-                                factors=factors, data_dir=args.data_dir)))
+                                factors=factors, data_dir=args.data_dir, first_seed=args.first_seed)))
     con, failed = _console(), []
     for abl, specs in plans:
         t0 = time.perf_counter()
@@ -294,7 +298,8 @@ def cmd_run(args) -> int:
         con.print(f"{abl.name}: {len(specs)} runs, {trained} trained, {len(specs) - len(summaries)} from the store"
                   + (f", {elsewhere} by another process" if elsewhere else "")
                   + f" ({time.perf_counter() - t0:.1f} s)")
-        print_judgement(con, results.collect(abl, specs, store), title=f"{abl.name}: {args.tier} tier")
+        seeds = f", seeds {specs[0].seed} to {specs[-1].seed}" if args.first_seed and specs else ""
+        print_judgement(con, results.collect(abl, specs, store), title=f"{abl.name}: {args.tier} tier{seeds}")
     if failed:
         name, first = failed[0]
         where = ("their records hold the traceback" if first.get("stored", True)

@@ -84,8 +84,10 @@ def plan(
     config: dict[str, Any] | None = None,
     factors: dict[str, tuple] | None = None,
     data_dir: str | None = None,
+    first_seed: int = 0,
 ) -> list[RunSpec]:
-    """Every run of a tier, seed-major so that an interrupted plan still holds complete pairs. ``data_dir`` is
+    """Every run of a tier, seed-major so that an interrupted plan still holds complete pairs: seeds ``first_seed``
+    to ``first_seed + seeds - 1`` (a confirmation on seeds not yet used starts past the tier's). ``data_dir`` is
     where the runs will read their dataset from (default: the data cache); its content is part of every key."""
     if tier not in abl.tiers:
         raise UsageError(f"unknown tier {tier!r}; tiers: {', '.join(abl.tiers)}")
@@ -98,7 +100,9 @@ def plan(
     versions = fingerprint.library_versions()
     data: dict[str, str] = {}  # dataset name -> fingerprint
     specs = []
-    for seed in range(seeds if seeds is not None else t.seeds):
+    if first_seed < 0:
+        raise UsageError(f"--first-seed must be at least 0, got {first_seed}")
+    for seed in range(first_seed, first_seed + (seeds if seeds is not None else t.seeds)):
         for values in itertools.product(*grid.values()):
             variant = dict(zip(names, values))
             cfg = base | variant

@@ -139,3 +139,19 @@ def test_power_on_constructed_data():
     n2 = table.loc["H2", "seeds_for_margin"]
     assert one_sided(0.05 / 0.02, n2) >= 0.9 > one_sided(0.05 / 0.02, n2 - 1)
     assert one_sided(table.loc["H2", "mde"] / 0.02, 8) == pytest.approx(0.9, abs=1e-3)
+
+
+def test_a_verdict_is_confirmed_on_seeds_not_yet_used(tmp_path, cli, claim_dir):
+    """--first-seed runs and judges seeds the tier has not used, alone."""
+    r = tmp_path / "r"
+    out = cli("run", "toy_rounds", "--tier", "smoke", "--first-seed", "2", "--seeds", "3", "--no-progress",
+              env=claim_dir, results=r)
+    assert out.returncode == 0, out.stderr
+    assert "smoke tier, seeds 2 to 4" in out.stdout and "9 runs, 9 trained" in out.stdout
+    from suite.store import Store
+    assert {rec["seed"] for rec in Store(r).records("toy_rounds")} == {2, 3, 4}
+    bad = cli("run", "toy_rounds", "--tier", "smoke", "--until-decided", "--first-seed", "2", env=claim_dir,
+              results=r)
+    assert bad.returncode == 2 and "leave out --seeds and --first-seed" in bad.stderr
+    neg = cli("run", "toy_rounds", "--tier", "smoke", "--first-seed", "-1", env=claim_dir, results=r)
+    assert neg.returncode == 2 and "--first-seed must be at least 0" in neg.stderr
