@@ -335,7 +335,7 @@ def _run_until_decided(con, abl, args, store, execute_plan):
 def cmd_power(args) -> int:
     from rich.table import Table
 
-    from suite import power, results
+    from suite import power, present, results
     from suite.plan import DEVICES, plan
     from suite.registry import get
 
@@ -352,11 +352,14 @@ def cmd_power(args) -> int:
     for col in ("H", "device", "test", "seeds", "sd over seeds", "smallest detectable effect", "margin",
                 "seeds for the margin"):
         table.add_column(col, justify="left" if col in ("H", "device", "test") else "right")
+    def count(x) -> str:  # seed counts: whole numbers, though a column with gaps holds them as floats
+        return present.fmt(int(x)) if isinstance(x, (int, float)) and x == x else "-"
+
     for r in df.to_dict("records"):
-        mde = present_fmt(r.get("mde")) + (f" ({r['mde_unit']})" if isinstance(r.get("mde_unit"), str) else "")
-        table.add_row(r["H"], r["device"], str(r.get("test", "-")) if isinstance(r.get("test"), str) else "-",
-                      present_fmt(r.get("seeds")), present_fmt(r.get("sd")), mde, present_fmt(r.get("margin")),
-                      present_fmt(r.get("seeds_for_margin")))
+        mde = present.fmt(r.get("mde")) + (f" ({r['mde_unit']})" if isinstance(r.get("mde_unit"), str) else "")
+        table.add_row(r["H"], r["device"], r["test"] if isinstance(r.get("test"), str) else "-",
+                      count(r.get("seeds")), present.fmt(r.get("sd")), mde, present.fmt(r.get("margin")),
+                      count(r.get("seeds_for_margin")))
     con = _console()
     con.print(table)
     for r in df.to_dict("records"):
@@ -365,14 +368,6 @@ def cmd_power(args) -> int:
     con.print(f"The {args.tier} tier runs {abl.tiers[args.tier].seeds} seeds, fixed before running; raise a tier's "
               "seeds from these numbers, never after seeing a p value (or use run --until-decided).")
     return 0
-
-
-def present_fmt(x) -> str:
-    from suite import present
-
-    if isinstance(x, float) and x == x and x.is_integer() and abs(x) < 1e6:
-        return str(int(x))
-    return present.fmt(x)
 
 
 def _selected(names: list[str]):

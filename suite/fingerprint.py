@@ -127,6 +127,7 @@ def _loaded(nodes) -> set[str]:
          if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
 
 
+@functools.lru_cache(maxsize=None)  # parsed once per text, however many closures and ablations it appears in
 def run_source(text: str, exported: frozenset[str] = frozenset()) -> str:
     """An ablation module's source without what changes no run's numbers: docstrings, comments, the ``JUDGING``
     fields of its ``@ablation(...)`` declaration, and top-level bindings used only by those fields (e.g. a margin

@@ -12,6 +12,7 @@ needs each one-sided test at power (1 + power) / 2, and the effect is the margin
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -31,7 +32,15 @@ def _solve(kind: str, paired: bool, similar: bool, alpha: float, power: float, *
     else:
         alternative = "two-sided"
     engine = NormalIndPower() if kind == "binary" else TTestPower() if paired else TTestIndPower()
-    return float(engine.solve_power(alpha=alpha, power=power, alternative=alternative, **kw))
+    with warnings.catch_warnings():  # a root the solver cannot bracket is handled below, not printed
+        warnings.simplefilter("ignore")
+        value = float(engine.solve_power(alpha=alpha, power=power, alternative=alternative, **kw))
+    counts = [k for k in ("nobs", "nobs1") if k in kw and kw[k] is None]
+    if value != value and counts:  # no root: an effect so large that the fewest seeds already have the power
+        at_two = engine.power(effect_size=kw["effect_size"], alpha=alpha, alternative=alternative,
+                              **{counts[0]: 2}, **{k: v for k, v in kw.items() if k not in ("effect_size", counts[0])})
+        value = 2.0 if at_two >= power else value
+    return value
 
 
 def table(result: Result, power: float = POWER, alpha: float = ALPHA) -> pd.DataFrame:
@@ -85,9 +94,9 @@ def table(result: Result, power: float = POWER, alpha: float = ALPHA) -> pd.Data
                 nobs = "nobs" if paired else "nobs1"
                 row["mde"] = sd * _solve(kind, paired, similar, level, power, effect_size=None, **{nobs: n}, **kw)
                 if hyp.margin:
-                    row["seeds_for_margin"] = max(2, math.ceil(_solve(kind, paired, similar, level, power,
-                                                                      effect_size=hyp.margin / sd,
-                                                                      **{nobs: None}, **kw)))
+                    needed = _solve(kind, paired, similar, level, power, effect_size=hyp.margin / sd,
+                                    **{nobs: None}, **kw)
+                    row["seeds_for_margin"] = max(2, math.ceil(needed)) if needed == needed else None
             if not hyp.margin:
                 row.setdefault("why", "no margin declared: the seeds a difference needs depend on the difference "
                                       "that matters")

@@ -9,7 +9,7 @@ import itertools
 
 import pandas as pd
 
-from suite import present
+from suite import present, tables
 from suite.registry import Ablation
 from suite.results import Result
 
@@ -17,10 +17,7 @@ from suite.results import Result
 def _ours(summary: pd.DataFrame, metric: str, where: dict) -> pd.DataFrame:
     if summary.empty or any(k not in summary for k in where):
         return summary.iloc[:0]
-    ours = summary[summary["metric"] == metric]
-    for k, v in where.items():
-        ours = ours[ours[k].isin(v if isinstance(v, (list, tuple)) else [v])]
-    return ours
+    return summary[(summary["metric"] == metric) & tables.select(summary, where)]
 
 
 def _our_mean(result: Result, metric: str, where: dict) -> float:
@@ -28,9 +25,7 @@ def _our_mean(result: Result, metric: str, where: dict) -> float:
     metrics = result.metrics
     if metrics.empty or any(k not in metrics for k in where):
         return float("nan")
-    rows = metrics[(metrics["metric"] == metric) & (metrics["status"] == "ok")]
-    for k, v in where.items():
-        rows = rows[rows[k].isin(v if isinstance(v, (list, tuple)) else [v])]
+    rows = metrics[(metrics["metric"] == metric) & (metrics["status"] == "ok") & tables.select(metrics, where)]
     return float(pd.to_numeric(rows["value"]).mean()) if len(rows) else float("nan")
 
 

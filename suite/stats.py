@@ -37,9 +37,6 @@ def _rounding(*arrays: np.ndarray) -> float:
 
 
 _VERDICTS = ("reproduced", "contradicted", "inconclusive", "not run", "failed")
-# The claim's profile, from its core hypotheses (:func:`profile_verdict`).
-PROFILES = ("reproduced", "reproduced with exceptions", "mixed", "not reproduced", "not enough evidence", "failed",
-            "not run")
 MIN_N_EFFECT = 3  # below this many seeds a standardized effect size says nothing
 
 

@@ -17,6 +17,14 @@ def _run_row(record: dict) -> dict:
             "samples_per_s": timing.get("samples_per_s"), "device_name": record.get("env", {}).get("device_name")}
 
 
+def select(df: pd.DataFrame, selector: dict) -> pd.Series:
+    """Rows whose factor columns match ``selector`` (factor -> value, or a list of accepted values)."""
+    mask = pd.Series(True, index=df.index)
+    for k, v in selector.items():
+        mask &= df[k].isin(v if isinstance(v, (list, tuple)) else [v])
+    return mask
+
+
 def runs(records: Iterable[dict]) -> pd.DataFrame:
     return pd.DataFrame([_run_row(r) for r in records])
 

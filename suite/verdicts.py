@@ -109,13 +109,6 @@ class Judgement:
                     next(iter(self.profiles.values()), None))
 
 
-def _select(df: pd.DataFrame, selector: dict) -> pd.Series:
-    mask = pd.Series(True, index=df.index)
-    for k, v in selector.items():
-        mask &= df[k].isin(v if isinstance(v, (list, tuple)) else [v])
-    return mask
-
-
 def _setting_means(side: pd.DataFrame, factor: str, metric: str, tune_seeds: int | None = None) -> pd.Series:
     """Mean over seeds (the first ``tune_seeds`` of them, if given) of ``metric`` (prefix "-": negated, so larger is
     better) per value of ``factor``, best first. skipna=False: a setting at which any seed diverged (NaN) is never
@@ -149,7 +142,7 @@ class _Side:
 
 def _side(df: pd.DataFrame, hyp: Hypothesis, selector: dict, strata: list[str], metrics: list[str],
           tune_seeds: int | None = None) -> _Side:
-    side = df[_select(df, selector)]
+    side = df[tables.select(df, selector)]
     kept, chosen = [], {}
     for stratum, g in (side.groupby(strata, sort=True, dropna=False) if strata else [((), side)]):
         g, c = _tune(g, hyp, tune_seeds) if hyp.tuned else (g, {})
@@ -203,8 +196,7 @@ def _tuned_text(df: pd.DataFrame, strata: list[str], chosen: dict[str, dict]) ->
 
 def _sanity(a: pd.Series, b: pd.Series, hyp: Hypothesis) -> dict:
     """A check true by construction: it passes when every seed's pair (or, unpaired, every value) satisfies it."""
-    joined = pd.DataFrame({"a": a, "b": b}).dropna() if a.index.equals(b.index) or set(a.index) == set(b.index) \
-        else None
+    joined = pd.DataFrame({"a": a, "b": b}).dropna() if set(a.index) == set(b.index) else None
     if joined is not None and len(joined):
         d = (joined["a"] - joined["b"]).to_numpy()
         lo, hi = float(d.min()), float(d.max())
@@ -289,7 +281,7 @@ def _paired(hyp: Hypothesis, sides: dict[str, _Side]) -> bool | None:
 def samples(df: pd.DataFrame, hyp: Hypothesis, abl: Ablation) -> tuple[pd.Series, pd.Series, bool] | None:
     """The per-seed values of each side of ``hyp`` in one device's metrics table, as the verdict tests them, and
     whether they pair; None when a side has no runs."""
-    df = df[_select(df, hyp.where) & (df["status"] != "failed")]
+    df = df[tables.select(df, hyp.where) & (df["status"] != "failed")]
     _, sides, _ = _sides(df, hyp, abl)
     a, b = _per_seed(sides["A"], hyp.metric), _per_seed(sides["B"], hyp.metric)
     if a.empty or b.empty:
@@ -302,7 +294,7 @@ def _judge(df: pd.DataFrame, hyp: Hypothesis, abl: Ablation, errors: dict, rule:
            tune_seeds: int | None = None) -> dict:
     """One hypothesis judged from the metrics of one device's runs (failed runs included: they are evidence of
     nothing, and a side with nothing else is "failed"). ``errors``: run key -> error, of the failed runs."""
-    df = df[_select(df, hyp.where)]
+    df = df[tables.select(df, hyp.where)]
     failed = df[df["status"] == "failed"]
     df = df[df["status"] != "failed"]
     kind = abl.kind(hyp.metric)
@@ -317,7 +309,7 @@ def _judge(df: pd.DataFrame, hyp: Hypothesis, abl: Ablation, errors: dict, rule:
              if sides[name].runs[sides[name].runs["metric"] == hyp.metric].empty]
     if empty:
         where = f" where {_items(hyp.where)}" if hyp.where else ""
-        broken = [(name, sel, failed[_select(failed, sel)]) for name, sel in empty if _select(failed, sel).any()]
+        broken = [(name, sel, failed[tables.select(failed, sel)]) for name, sel in empty if tables.select(failed, sel).any()]
         if broken:
             name, sel, runs = broken[0]
             keys = runs["key"].unique()

@@ -155,3 +155,12 @@ def test_a_verdict_is_confirmed_on_seeds_not_yet_used(tmp_path, cli, claim_dir):
     assert bad.returncode == 2 and "leave out --seeds and --first-seed" in bad.stderr
     neg = cli("run", "toy_rounds", "--tier", "smoke", "--first-seed", "-1", env=claim_dir, results=r)
     assert neg.returncode == 2 and "--first-seed must be at least 0" in neg.stderr
+
+
+def test_power_for_an_effect_so_large_that_two_seeds_suffice():
+    """margin / sd = 50: the solver finds no root above 2 seeds; the answer is the fewest seeds, 2, not a crash."""
+    base = np.linspace(0.5, 0.9, 8)
+    d = 0.001 * np.array([1.0, -1.0, 0.5, -0.5, 1.5, -1.5, 0.2, -0.2])
+    abl = _toy([Similar("acc", {"arm": "a"}, {"arm": "b"}, margin=0.05)])
+    row = power.table(_result(abl, base + d, base)).iloc[0]
+    assert row["seeds_for_margin"] == 2

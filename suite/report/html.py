@@ -155,8 +155,8 @@ def references_table(abl: Ablation, result: Result) -> dict | None:
 def profile_view(result: Result) -> dict:
     """The claim's profile: the line, and each exception."""
     p = result.judgement.profile
-    return {"line": present.profile_line(result), "counts": p.counts() if p else "",
-            "exceptions": [present.exception(e) for e in p.exceptions] if p else [], "rule": result.sequential}
+    return {"line": present.profile_line(result),
+            "exceptions": [present.exception(e) for e in p.exceptions] if p else []}
 
 
 def tier_view(abl: Ablation, result: Result, figures: list, figures_tier: str) -> dict:
