@@ -60,7 +60,7 @@ def Censored(about: str, event: str) -> Metric:
     return Metric(about, "censored", event)
 
 
-ROLES = ("core", "mechanism", "sanity")
+ROLES = ("core", "mechanism", "secondary", "sanity")
 
 
 def _items(d: Mapping) -> str:
@@ -76,7 +76,8 @@ class Hypothesis:
     kept settings) are averaged into one value per seed, and the two sides pair on the seed.
 
     ``role``: "core" (what the book states: decides the claim's profile), "mechanism" (the why, from probes or
-    internals: reported beside it) or "sanity" (true by construction or exact arithmetic: shown as a measurement
+    internals: reported beside it), "secondary" (a consequence the book does not state, e.g. test accuracy when
+    the claim is about fitting: reported beside it) or "sanity" (true by construction or exact arithmetic: shown as a measurement
     that passes when every seed satisfies it; no p value, never evidence).
     """
 

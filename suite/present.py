@@ -17,7 +17,7 @@ VERDICTS = ("reproduced", "contradicted", "inconclusive", "pass", "fail", "not r
 COLUMNS = ("H", "role", "device", "test", "n A/B", "mean A", "mean B", "A \u2212 B [95% CI]", "effect size", "p",
            "p Holm", "margin", "tuned", "verdict")
 OPTIONAL = ("device", "margin", "tuned")
-ROLE = {"core": "core", "mechanism": "mech.", "sanity": "sanity"}
+ROLE = {"core": "core", "mechanism": "mech.", "secondary": "second.", "sanity": "sanity"}
 
 
 def fmt(x, digits: int = 3) -> str:

@@ -10,7 +10,8 @@ Each hypothesis is judged per device:
 3. The unit of replication is the seed: a side's kept runs of one seed (its strata, its kept settings) are
    averaged into one value per seed. The sides pair on the seed unless they kept different ``top`` settings.
 4. The test fits the outcome (:mod:`suite.stats`): t tests for continuous metrics, exact tests for binary ones,
-   censoring-aware tests for steps to a target. Core and mechanism hypotheses are Holm-adjusted as two families;
+   censoring-aware tests for steps to a target. Core, mechanism and secondary hypotheses are Holm-adjusted as three
+   families;
    sanity checks get no p value and pass when every seed satisfies them.
 """
 
@@ -37,6 +38,7 @@ class Profile:
     verdict: str
     core: tuple[int, int]       # (reproduced, tested)
     mechanism: tuple[int, int]  # (reproduced, tested)
+    secondary: tuple[int, int]  # (reproduced, tested)
     sanity: tuple[int, int]     # (passed, checked)
     not_run: int                # hypotheses not run or failed, any role
     exceptions: list[dict] = field(default_factory=list)  # tested core hypotheses that did not reproduce
@@ -44,8 +46,10 @@ class Profile:
     def counts(self) -> str:
         """'core 4 of 5, mechanism 4 of 4, sanity 1 of 1 passed, 2 not run'."""
         parts = [f"core {self.core[0]} of {self.core[1]}"]
-        if self.mechanism[1]:
-            parts.append(f"mechanism {self.mechanism[0]} of {self.mechanism[1]}")
+        for role in ("mechanism", "secondary"):
+            done, tested = getattr(self, role)
+            if tested:
+                parts.append(f"{role} {done} of {tested}")
         if self.sanity[1]:
             parts.append(f"sanity {self.sanity[0]} of {self.sanity[1]} passed")
         if self.not_run:
@@ -55,6 +59,7 @@ class Profile:
     def as_dict(self) -> dict:
         return {"verdict": self.verdict, "core": {"reproduced": self.core[0], "tested": self.core[1]},
                 "mechanism": {"reproduced": self.mechanism[0], "tested": self.mechanism[1]},
+                "secondary": {"reproduced": self.secondary[0], "tested": self.secondary[1]},
                 "sanity": {"passed": self.sanity[0], "checked": self.sanity[1]}, "not_run": self.not_run,
                 "exceptions": [{k: _finite_or_none(e.get(k)) for k in ("H", "hypothesis", "verdict", "diff", "ci_low",
                                                                         "ci_high", "mean_a", "mean_b", "p_adj")}
@@ -76,7 +81,8 @@ def profile(rows: list[dict], number: dict[str, int]) -> Profile:
     verdict = stats.profile_verdict([r["verdict"] for r in core])
     exceptions = [{"H": f"H{number.get(r['hypothesis'], '?')}", **r} for r in core
                   if r["verdict"] in ("contradicted", "inconclusive")]
-    return Profile(verdict, count("core", "reproduced"), count("mechanism", "reproduced"), count("sanity", "pass"),
+    return Profile(verdict, count("core", "reproduced"), count("mechanism", "reproduced"),
+                   count("secondary", "reproduced"), count("sanity", "pass"),
                    sum(r["verdict"] in ("not run", "failed") for r in rows), exceptions)
 
 
@@ -361,8 +367,8 @@ def _judge(df: pd.DataFrame, hyp: Hypothesis, abl: Ablation, errors: dict, rule:
 
 
 def _decide(rows: list[dict]) -> None:
-    """Holm-adjust the p values of each family (core, mechanism) and give each tested hypothesis its verdict."""
-    for role in ("core", "mechanism"):
+    """Holm-adjust the p values of each family (core, mechanism, secondary) and give each tested hypothesis its verdict."""
+    for role in ("core", "mechanism", "secondary"):
         family = [r for r in rows if r["role"] == role and "verdict" not in r]
         for r, p in zip(family, stats.holm([r["p"] for r in family])):
             r["p_adj"] = p

@@ -215,20 +215,22 @@ def test_validation_counterpart_needs_a_declared_metric():
         _abl([Greater("acc", {"arm": "a"}, {"arm": "b"}, best=["size"])])
 
 
-def test_roles_sanity_is_a_measurement_and_mechanism_is_not_core():
+def test_roles_sanity_is_a_measurement_and_mechanism_and_secondary_are_not_core():
     hyps = [Greater("acc", {"arm": "a"}, {"arm": "b"}, where={"size": 1}),
             Greater("acc", {"arm": "a"}, {"arm": "b"}, where={"size": 2}, role="mechanism"),
             Less("acc", {"arm": "a"}, {"arm": "b"}, where={"size": 2}, role="sanity"),
-            Greater("acc", {"arm": "a"}, {"arm": "b"}, where={"size": 2}, role="sanity")]
+            Greater("acc", {"arm": "a"}, {"arm": "b"}, where={"size": 2}, role="sanity"),
+            Greater("acc", {"arm": "a"}, {"arm": "b"}, where={"size": 2}, role="secondary")]
     j = judge(_abl(hyps), _records(VALUES))
     h = j.hypotheses
-    assert list(h["verdict"]) == ["reproduced", "contradicted", "pass", "fail"]
-    assert h.loc[2:, "p"].isna().all() and h.loc[2:, "effect_size"].isna().all()
+    assert list(h["verdict"]) == ["reproduced", "contradicted", "pass", "fail", "contradicted"]
+    assert h.loc[2:3, "p"].isna().all() and h.loc[2:3, "effect_size"].isna().all()
     assert h.loc[2, "range_high"] < 0  # every seed's difference is below 0
-    # The mechanism's contradiction is no exception to the claim, and its p is adjusted in its own family.
+    # Neither contradiction is an exception to the claim, and each p is adjusted in its own family.
     assert j.claim == "reproduced"
-    assert j.profile.counts() == "core 1 of 1, mechanism 0 of 1, sanity 1 of 2 passed"
-    assert h.loc[0, "p_adj"] == pytest.approx(h.loc[0, "p"]) and h.loc[1, "p_adj"] == pytest.approx(h.loc[1, "p"])
+    assert j.profile.counts() == "core 1 of 1, mechanism 0 of 1, secondary 0 of 1, sanity 1 of 2 passed"
+    for i in (0, 1, 4):
+        assert h.loc[i, "p_adj"] == pytest.approx(h.loc[i, "p"])
 
 
 def test_a_declaration_needs_a_core_hypothesis_and_a_known_role():

@@ -14,7 +14,8 @@ from suite.results import Result
 
 TABLES = ("runs", "metrics", "curves", "probes", "summary", "hypotheses", "devices")
 CLAIM_COLUMNS = ["ablation", "section", "claim", "tier", "verdict", "verdicts_by_device", "core_reproduced",
-                 "core_tested", "mechanism_reproduced", "mechanism_tested", "sanity_passed", "sanity_checked",
+                 "core_tested", "mechanism_reproduced", "mechanism_tested", "secondary_reproduced",
+                 "secondary_tested", "sanity_passed", "sanity_checked",
                  "not_run", "exceptions", "rule", "seeds", "devices", "runs", "runs_planned", "first_error"]
 
 
@@ -32,7 +33,8 @@ def claims(results: dict) -> pd.DataFrame:
         for tier, r in tiers.items():
             p = r.judgement.profile
             counts = {"core_reproduced": p.core[0], "core_tested": p.core[1], "mechanism_reproduced": p.mechanism[0],
-                      "mechanism_tested": p.mechanism[1], "sanity_passed": p.sanity[0], "sanity_checked": p.sanity[1],
+                      "mechanism_tested": p.mechanism[1], "secondary_reproduced": p.secondary[0],
+                      "secondary_tested": p.secondary[1], "sanity_passed": p.sanity[0], "sanity_checked": p.sanity[1],
                       "not_run": p.not_run, "exceptions": "; ".join(present.exception(e) for e in p.exceptions)} \
                 if p else {}
             rows.append({"ablation": name, "section": r.abl.section, "claim": r.abl.claim, "tier": tier,
