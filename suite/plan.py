@@ -105,6 +105,8 @@ def plan(
     for seed in range(first_seed, first_seed + (seeds if seeds is not None else t.seeds)):
         for values in itertools.product(*grid.values()):
             variant = dict(zip(names, values))
+            if abl.excluded(variant):
+                continue
             cfg = base | variant
             name = cfg.get("data")
             if name is not None and name not in data:

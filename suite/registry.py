@@ -11,6 +11,7 @@ import hashlib
 import importlib
 import importlib.util
 import inspect
+import itertools
 import keyword
 import os
 import pkgutil
@@ -57,6 +58,8 @@ class Ablation:
     kinds: Mapping[str, Metric] = field(default_factory=dict)  # metric -> what it records (continuous by default)
     # Runs on two devices count as the same result when their means differ by less than this fraction of |mean|.
     device_tolerance: float = 0.01
+    # Combinations of factor values left out of every plan: factor -> values, all of them matching.
+    exclude: tuple[Mapping[str, tuple], ...] = ()
 
     def kind(self, metric: str) -> str:
         m = self.kinds.get(metric)
@@ -77,11 +80,13 @@ class Ablation:
             seen += [v for v in t.factors.get(name, ()) if v not in seen]
         return seen
 
+    def excluded(self, variant: Mapping[str, Any]) -> bool:
+        """Whether a variant (factor -> value) matches an ``exclude`` entry, i.e. is never run."""
+        return any(all(variant.get(k) in values for k, values in entry.items()) for entry in self.exclude)
+
     def n_variants(self, tier: str) -> int:
-        n = 1
-        for values in self.grid(tier).values():
-            n *= len(values)
-        return n
+        grid = self.grid(tier)
+        return sum(not self.excluded(dict(zip(grid, values))) for values in itertools.product(*grid.values()))
 
     def describe(self, name: str) -> str:
         """A metric, logged curve or probe statistic in words (its declared description), else its name."""
@@ -127,6 +132,7 @@ def ablation(
     references: Sequence[Reference] = (),
     labels: Mapping[str, str] | None = None,
     device_tolerance: float = 0.01,
+    exclude: Sequence[Mapping[str, Any]] = (),
 ) -> Callable[[Callable], Callable]:
     """Register the decorated ``train(contexts) -> outcomes`` function as an ablation, validating the declaration.
 
@@ -134,6 +140,9 @@ def ablation(
     e.g. ``("seed",)`` for an ablation that trains the seeds of one variant as one grouped model; empty (the
     default): one run per call. ``figures`` and ``references`` are what its report draws and quotes
     (:mod:`suite.declare`); ``labels`` describe, in words, the curves and probe statistics its runs log.
+    ``exclude``: combinations never run, each a mapping of factor to a value or a list of values, e.g.
+    ``[{"init": ["naive", "large"], "lr": [0.01, 1.0]}]`` sweeps the learning rate only for the other inits (a
+    variant is left out when it matches every key of one entry).
     """
 
     def register(train: Callable) -> Callable:
@@ -141,6 +150,7 @@ def ablation(
             name=name, section=section, claim=claim, data=data, factors=factors, metrics=metrics,
             hypotheses=hypotheses, tiers=tiers, config=config or {}, train=train, group_over=group_over,
             figures=figures, references=references, labels=labels or {}, device_tolerance=device_tolerance,
+            exclude=exclude,
         )
         if name in REGISTRY and REGISTRY[name].module != abl.module:
             _fail(name, "name", f"already registered by module {REGISTRY[name].module}")
@@ -151,7 +161,7 @@ def ablation(
 
 
 def validate(*, name, section, claim, data, factors, metrics, hypotheses, tiers, config, train,
-             group_over=(), figures=(), references=(), labels=None, device_tolerance=0.01) -> Ablation:
+             group_over=(), figures=(), references=(), labels=None, device_tolerance=0.01, exclude=()) -> Ablation:
     if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
         raise DeclarationError(f"ablation {name!r}: field 'name': must be a Python identifier such as 'my_claim'")
     for fld, value in (("section", section), ("claim", claim)):
@@ -229,6 +239,20 @@ def validate(*, name, section, claim, data, factors, metrics, hypotheses, tiers,
     for tier in tiers.values():
         for k, values in tier.factors.items():
             all_values[k] |= set(values)
+    excluded = []
+    for i, entry in enumerate(exclude):
+        if not isinstance(entry, Mapping) or not entry:
+            _fail(name, f"exclude[{i}]", "must be a non-empty mapping of factor name to a value or list of values")
+        norm = {}
+        for k, values in entry.items():
+            values = tuple(values) if isinstance(values, (list, tuple)) else (values,)
+            if k not in grid:
+                _fail(name, f"exclude[{i}].{k}", f"not a factor; factors: {', '.join(grid)}")
+            unknown = [v for v in values if v not in all_values[k]]
+            if unknown or not values:
+                _fail(name, f"exclude[{i}].{k}", f"{unknown or values!r}: not values of factor {k!r}")
+            norm[k] = values
+        excluded.append(norm)
     for i, hyp in enumerate(hypotheses):
         where = f"hypotheses[{i}]"
         if not isinstance(hyp, Hypothesis):
@@ -308,6 +332,7 @@ def validate(*, name, section, claim, data, factors, metrics, hypotheses, tiers,
         factors=MappingProxyType(grid), metrics=MappingProxyType({k: m.about for k, m in kinds.items()}),
         kinds=MappingProxyType(kinds), device_tolerance=float(device_tolerance), hypotheses=tuple(hypotheses),
         tiers=MappingProxyType(dict(tiers)), train=train, module=module, code_version=_code_version(train),
+        exclude=tuple(MappingProxyType(e) for e in excluded),
         about=inspect.cleandoc(sys.modules[module].__doc__ or "") if module in sys.modules else "",
         group_over=tuple(group_over), figures=tuple(figures), references=tuple(references),
         labels=MappingProxyType(dict(labels or {})),

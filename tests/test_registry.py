@@ -65,6 +65,9 @@ def test_valid_declaration_builds_grid_and_params():
     ({"figures": [Curves(hue="width")]}, "figures[0].hue"),
     ({"figures": [Points(metric="acc", where={"width": 3})]}, "figures[0].where.width"),
     ({"references": [Reference("Paper (2000)", "loss", 0.5)]}, "references[0].metric"),
+    ({"exclude": [{"width": 3}]}, "exclude[0].width"),
+    ({"exclude": [{"depth": 7}]}, "exclude[0].depth"),
+    ({"exclude": [{}]}, "exclude[0]"),
 ])
 def test_bad_declaration_names_ablation_and_field(changes, field):
     with pytest.raises(DeclarationError) as err:
@@ -73,6 +76,14 @@ def test_bad_declaration_names_ablation_and_field(changes, field):
     assert "'toy'" in message or "not a name" in message
     assert f"'{field}'" in message
     assert "\n" not in message
+
+
+def test_excluded_combinations_leave_the_plan_and_the_variant_count():
+    from suite.plan import plan
+    abl = validate(**decl(exclude=[{"arm": "b", "depth": [2, 3]}]))
+    assert abl.n_variants("smoke") == 3 and abl.n_variants("full") == 4
+    variants = [(s.factors["arm"], s.factors["depth"]) for s in plan(abl, "full", seeds=1)]
+    assert variants == [("a", 1), ("a", 2), ("a", 3), ("b", 1)]
 
 
 def test_hypothesis_values_may_come_from_any_tier():
