@@ -28,9 +28,9 @@ def _ctxs(seeds):
     return [RunContext("toy", "smoke", Config(CFG), s, torch.device("cpu")) for s in seeds]
 
 
-def _model(ctx, activation="tanh"):
+def _model(ctx, activation="tanh", bn="none"):
     ctx.reseed()
-    return MLP(64, 16, 3, 10, activation)
+    return MLP(64, 16, 3, 10, activation, bn=bn)
 
 
 def _curve(ctx):
@@ -54,6 +54,26 @@ def test_grouped_matches_one_at_a_time_in_float64(float64, optimizer):
         assert a.samples == b.samples
 
 
+@pytest.mark.parametrize("bn", ["before", "after"])
+def test_grouped_batch_norm_matches_one_at_a_time_in_float64(float64, bn):
+    data = dataset("digits")
+    budget = dict(epochs=2, lr=0.01, batch_size=4, drop_last=True)  # higher rates amplify rounding chaotically
+    alone = _ctxs([0, 1])
+    singles = [_model(ctx, "sigmoid", bn) for ctx in alone]
+    for ctx, model in zip(alone, singles):
+        fit([ctx], model, data, **budget)
+    together = _ctxs([0, 1])
+    grouped = GroupedMLP([_model(ctx, "sigmoid", bn) for ctx in together])
+    fit(together, grouped, data, **budget)
+    for a, b in zip(alone, together):  # the curves are evaluated in eval mode: running averages included
+        assert [c[2] for c in _curve(b)] == pytest.approx([c[2] for c in _curve(a)], rel=1e-8, abs=1e-10)
+    for k, single in enumerate(singles):  # a member read back carries its own statistics
+        for name, value in grouped.member(k).state_dict().items():
+            if name.endswith("num_batches_tracked"):  # unused: the momentum is fixed
+                continue
+            assert value.double() == pytest.approx(single.state_dict()[name].double(), abs=1e-8), name
+
+
 def test_one_member_diverging_leaves_the_others_untouched(float64):
     data = dataset("digits")
     budget = dict(epochs=1, lr=0.05, batch_size=32)
@@ -73,6 +93,24 @@ def test_one_member_diverging_leaves_the_others_untouched(float64):
     with torch.no_grad():
         model.hidden[0].weight.mul_(1e300)
     assert fit([broken], model, data, **budget) == [outcomes[1]]  # one at a time: the same outcome, not an error
+
+
+def test_updates_to_a_loss_target_are_read_at_epoch_ends_and_censored_at_the_budget():
+    data = dataset("digits")
+    steps = -(-len(data.x_train) // 32)  # updates per epoch
+    ctxs = _ctxs([0, 1, 2])
+    models = [_model(ctx, "relu") for ctx in ctxs]
+    with torch.no_grad():
+        models[2].hidden[0].weight.mul_(1e30)  # diverges at once
+    fit(ctxs, GroupedMLP(models), data, epochs=4, lr=0.1, batch_size=32, loss_target=0.5)
+    first = min(c["epoch"] for c in ctxs[0].curves if c["metric"] == "train_loss" and 0 < c["epoch"]
+                and c["value"] <= 0.5)
+    assert ctxs[0].metrics["reached_loss"] == 1.0 and ctxs[0].metrics["updates_to_loss"] == first * steps
+    # A target below what four epochs reach is censored at the budget, and so is a diverged member.
+    again = _ctxs([1])
+    fit(again, _model(again[0], "relu"), data, epochs=2, lr=0.1, batch_size=32, loss_target=1e-9)
+    assert again[0].metrics == {"updates_to_loss": 2 * steps, "reached_loss": 0.0}
+    assert ctxs[2].metrics == {"updates_to_loss": 4 * steps, "reached_loss": 0.0}
 
 
 def test_a_loop_given_the_wrong_number_of_contexts_says_so():

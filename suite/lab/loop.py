@@ -68,6 +68,7 @@ def fit(
     drop_last: bool = False,
     on_epoch: Callable[[int, int, list[int]], None] | None = None,
     on_step: Callable[[int, list[int]], None] | None = None,
+    loss_target: float | None = None,
 ) -> list[dict[str, float] | Diverged]:
     """Train the members (one context each; ``model`` single for K = 1, grouped for K > 1) on ``data`` and log,
     in each member's context, training loss and accuracy, validation loss and accuracy, and test accuracy each
@@ -78,7 +79,9 @@ def fit(
     still in ``.grad``. ``schedule`` is one of :data:`suite.lab.optim.SCHEDULES`, applied per epoch (the rate of
     each epoch is logged as ``lr``); "plateau" follows one member's validation loss, so it needs K = 1.
     ``drop_last`` skips each epoch's last, smaller batch (batch norm cannot normalize a batch of one).
-    Returns, per member, the final epoch's metrics or a Diverged. Raises ValueError when K does not match.
+    ``loss_target`` (nats): each member reports ``updates_to_loss``, the updates done at the first epoch end whose
+    training loss is at most the target (the whole budget when none is, or when it diverges), and ``reached_loss``
+    (1 or 0): a time to an event, censored at the budget. Returns, per member, the final epoch's metrics or a Diverged. Raises ValueError when K does not match.
     """
     k = _members(model)
     if len(ctxs) != (k or 1):
@@ -92,10 +95,18 @@ def fit(
     out: list = [None] * len(ctxs)
     alive = list(range(len(ctxs)))
     step = 0
+    budget = epochs * (len(x) // batch_size + (0 if drop_last or len(x) % batch_size == 0 else 1))
+    waiting = set(alive) if loss_target is not None else set()  # members yet to reach the loss target
+
+    def censor(i: int) -> None:
+        if i in waiting:
+            waiting.discard(i)
+            ctxs[i].report(updates_to_loss=budget, reached_loss=0.0)
 
     def diverge(i: int, value: float) -> None:
         out[i] = Diverged(step, f"loss became {value} at step {step}")
         alive.remove(i)
+        censor(i)
 
     def log_epoch(epoch: int) -> None:
         model.eval()
@@ -110,6 +121,9 @@ def fit(
             out[i] = {"train_loss": train_loss[i], "train_acc": train_acc[i], "val_loss": val_loss[i],
                       "val_acc": val_acc[i], "test_acc": test_acc[i]}
             ctxs[i].log(epoch, **out[i])
+            if i in waiting and train_loss[i] <= loss_target:
+                waiting.discard(i)
+                ctxs[i].report(updates_to_loss=step, reached_loss=1.0)
         if on_epoch and alive:
             on_epoch(epoch, step, list(alive))
 
@@ -152,4 +166,6 @@ def fit(
             scheduler.step(out[0]["val_loss"])
         elif scheduler is not None:
             scheduler.step()
+    for i in list(waiting):
+        censor(i)
     return out

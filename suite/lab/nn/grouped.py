@@ -2,7 +2,9 @@
 
 Small networks spend most of a CPU step on Python overhead; K members in one ``baddbmm`` per layer share it.
 Each member's weights are copied from an ordinary :class:`~suite.lab.nn.mlp.MLP` built by the usual code path,
-so a member starts from exactly the weights it would have alone.
+so a member starts from exactly the weights it would have alone. Batch normalization, where the MLP has it, is
+computed per member over that member's own batch, with ``nn.BatchNorm1d``'s arithmetic (biased variance to
+normalize, unbiased variance into the running averages, momentum and eps taken from the member's layers).
 """
 
 from __future__ import annotations
@@ -22,6 +24,19 @@ class GroupedMLP(nn.Module):
         # (K, in, out) so that x (K, B, in) @ w gives (K, B, out); biases (K, 1, out) broadcast over the batch.
         self.weights = nn.ParameterList(nn.Parameter(torch.stack([l.weight.detach().T for l in ls])) for ls in layers)
         self.biases = nn.ParameterList(nn.Parameter(torch.stack([l.bias.detach()[None] for l in ls])) for ls in layers)
+        self.bn = first.bn
+        if self.bn != "none":
+            norms = list(zip(*(m.norms for m in models)))  # per hidden layer, the K members' BatchNorm1d
+
+            def stacked(attr):
+                return [torch.stack([getattr(n, attr).detach()[None] for n in ns]) for ns in norms]  # (K, 1, W)
+
+            self.gammas = nn.ParameterList(nn.Parameter(t) for t in stacked("weight"))
+            self.betas = nn.ParameterList(nn.Parameter(t) for t in stacked("bias"))
+            for i, (mean, var) in enumerate(zip(stacked("running_mean"), stacked("running_var"))):
+                self.register_buffer(f"running_mean{i}", mean.clone())
+                self.register_buffer(f"running_var{i}", var.clone())
+            self.momentum, self.eps = first.norms[0].momentum, first.norms[0].eps
         self.template = first  # reused to look at one member with the single-network probes
 
     @property
@@ -37,8 +52,25 @@ class GroupedMLP(nn.Module):
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             h = torch.baddbmm(b, h, w)
             if i < last:
+                if self.bn == "before":
+                    h = self._norm(i, h)
                 h = self.act(h)
+                if self.bn == "after":
+                    h = self._norm(i, h)
         return h
+
+    def _norm(self, i: int, h: torch.Tensor) -> torch.Tensor:
+        """Hidden layer i's batch normalization of h (K, B, W), each member over its own batch."""
+        running_mean, running_var = getattr(self, f"running_mean{i}"), getattr(self, f"running_var{i}")
+        if self.training:
+            mean, var = h.mean(1, keepdim=True), h.var(1, unbiased=False, keepdim=True)
+            with torch.no_grad():
+                n = h.shape[1]
+                running_mean.mul_(1 - self.momentum).add_(self.momentum * mean)
+                running_var.mul_(1 - self.momentum).add_(self.momentum * var * n / (n - 1))
+        else:
+            mean, var = running_mean, running_var
+        return (h - mean) / torch.sqrt(var + self.eps) * self.gammas[i] + self.betas[i]
 
     @torch.no_grad()
     def member(self, k: int) -> MLP:
@@ -47,6 +79,12 @@ class GroupedMLP(nn.Module):
         for layer, w, b in zip(layers, self.weights, self.biases):
             layer.weight.copy_(w[k].T)
             layer.bias.copy_(b[k, 0])
+        if self.bn != "none":
+            for i, norm in enumerate(self.template.norms):
+                norm.weight.copy_(self.gammas[i][k, 0])
+                norm.bias.copy_(self.betas[i][k, 0])
+                norm.running_mean.copy_(getattr(self, f"running_mean{i}")[k, 0])
+                norm.running_var.copy_(getattr(self, f"running_var{i}")[k, 0])
         return self.template
 
 
