@@ -54,6 +54,23 @@ def test_grouped_matches_one_at_a_time_in_float64(float64, optimizer):
         assert a.samples == b.samples
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "nesterov"])
+def test_members_at_their_own_rates_match_their_runs_alone(float64, optimizer):
+    data = dataset("digits")
+    rates = [0.01, 0.05, 0.2]
+    alone = _ctxs([0, 1, 2])
+    for ctx, lr in zip(alone, rates):
+        fit([ctx], _model(ctx), data, epochs=2, lr=lr, batch_size=32, optimizer=optimizer)
+    together = _ctxs([0, 1, 2])
+    fit(together, GroupedMLP([_model(ctx) for ctx in together]), data, epochs=2, lr=rates, batch_size=32,
+        optimizer=optimizer)
+    for a, b in zip(alone, together):
+        assert [c[2] for c in _curve(b)] == pytest.approx([c[2] for c in _curve(a)], rel=1e-10, abs=1e-12)
+    with pytest.raises(ValueError, match="one rate per member needs sgd"):
+        fit(_ctxs([0, 1]), GroupedMLP([_model(c) for c in _ctxs([0, 1])]), data, epochs=1, lr=[0.1, 0.2],
+            batch_size=32, optimizer="adam")
+
+
 @pytest.mark.parametrize("bn", ["before", "after"])
 def test_grouped_batch_norm_matches_one_at_a_time_in_float64(float64, bn):
     data = dataset("digits")
@@ -113,6 +130,17 @@ def test_updates_to_a_loss_target_are_read_at_epoch_ends_and_censored_at_the_bud
     assert ctxs[2].metrics == {"updates_to_loss": 4 * steps, "reached_loss": 0.0}
 
 
+def test_evaluating_every_few_epochs_logs_those_and_the_last():
+    data = dataset("digits")
+    (ctx,) = _ctxs([0])
+    seen = []
+    (final,) = fit([ctx], _model(ctx), data, epochs=4, lr=0.1, batch_size=32, eval_every=3,
+                   on_epoch=lambda epoch, step, alive: seen.append(epoch))
+    assert seen == [0, 3, 4] == sorted({c["epoch"] for c in ctx.curves})
+    (again,) = _ctxs([0])
+    assert fit([again], _model(again), data, epochs=4, lr=0.1, batch_size=32) == [final]
+
+
 def test_a_loop_given_the_wrong_number_of_contexts_says_so():
     ctxs = _ctxs([0, 1])
     with pytest.raises(ValueError, match="2 run contexts for a model of 3 member"):
@@ -132,8 +160,8 @@ def test_the_executor_stores_one_record_per_run_of_a_group(tmp_path):
 
 
 def test_ablations_that_group_over_nothing_run_one_at_a_time():
-    specs = plan(get("optimizers_schedules"), "smoke", seeds=2)
-    assert get("optimizers_schedules").group_over == ()
+    specs = plan(get("optimizers_newton"), "smoke", seeds=2)
+    assert get("optimizers_newton").group_over == ()
     assert all(len(g) == 1 for g in groups(specs, grouped=True))
 
 

@@ -11,7 +11,7 @@ being finite gets a :class:`~suite.context.Diverged` and leaves the sum; the oth
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -61,7 +61,7 @@ def fit(
     data: Dataset,
     *,
     epochs: int,
-    lr: float,
+    lr: float | Sequence[float],
     batch_size: int,
     optimizer: str = "sgd",
     schedule: str = "constant",
@@ -69,6 +69,7 @@ def fit(
     on_epoch: Callable[[int, int, list[int]], None] | None = None,
     on_step: Callable[[int, list[int]], None] | None = None,
     loss_target: float | None = None,
+    eval_every: int = 1,
 ) -> list[dict[str, float] | Diverged]:
     """Train the members (one context each; ``model`` single for K = 1, grouped for K > 1) on ``data`` and log,
     in each member's context, training loss and accuracy, validation loss and accuracy, and test accuracy each
@@ -81,15 +82,39 @@ def fit(
     ``drop_last`` skips each epoch's last, smaller batch (batch norm cannot normalize a batch of one).
     ``loss_target`` (nats): each member reports ``updates_to_loss``, the updates done at the first epoch end whose
     training loss is at most the target (the whole budget when none is, or when it diverges), and ``reached_loss``
-    (1 or 0): a time to an event, censored at the budget. Returns, per member, the final epoch's metrics or a Diverged. Raises ValueError when K does not match.
+    (1 or 0): a time to an event, censored at the budget.
+    ``eval_every`` (epochs): evaluate, log and call ``on_epoch`` at init, every that many epochs and after the last
+    one only (evaluating three splits every epoch can cost more than training when the training set is small).
+    ``lr`` may be one rate per member, for plain SGD and SGD with (Nesterov) momentum at a constant rate: their
+    updates are linear in the gradient, so each member's gradient is scaled by its rate and the optimizer steps at
+    rate 1 - the update each member gets alone, up to rounding (``on_step`` then sees the scaled gradients).
+    Returns, per member, the final epoch's metrics or a Diverged. Raises ValueError when K does not match, or for
+    per-member rates with another optimizer or a schedule.
     """
     k = _members(model)
     if len(ctxs) != (k or 1):
         raise ValueError(f"{len(ctxs)} run contexts for a model of {k or 1} member(s)")
     if schedule == "plateau" and k is not None:
         raise ValueError("reduce-on-plateau follows one validation loss: train its members one at a time")
+    if schedule == "plateau" and eval_every != 1:
+        raise ValueError("reduce-on-plateau reads the validation loss every epoch: it needs eval_every=1")
     x, y = data.x_train, data.y_train
     model.to(ctxs[0].device).train()
+    rates = None  # per-member rates, (K,), which scale the gradients
+    if not isinstance(lr, (int, float)):
+        if len(lr) != len(ctxs):
+            raise ValueError(f"{len(lr)} learning rates for {len(ctxs)} members")
+        if len(set(lr)) == 1 or k is None:
+            lr = lr[0]
+        elif optimizer not in ("sgd", "momentum", "nesterov") or schedule != "constant":
+            raise ValueError(f"one rate per member needs sgd, momentum or nesterov at a constant rate, not "
+                             f"{optimizer} with schedule {schedule}")
+        else:
+            rates, lr = torch.tensor(lr, device=x.device), 1.0
+    # Every trained tensor of a group leads with the member dimension: (K, 1, ...) rates broadcast over it (the
+    # one-member template a group keeps for probes is not trained).
+    scaled = [] if rates is None else [(p, rates.view(-1, *[1] * (p.dim() - 1)).to(p.dtype))
+                                       for name, p in model.named_parameters() if not name.startswith("template.")]
     opt = make_optimizer(optimizer, model.parameters(), lr)
     scheduler = make_scheduler(schedule, opt, epochs)
     out: list = [None] * len(ctxs)
@@ -151,6 +176,9 @@ def fit(
                 loss.backward()
             else:
                 (losses if len(alive) == k else losses[alive]).sum().backward()
+            for p, rate in scaled:
+                if p.grad is not None:
+                    p.grad.mul_(rate)
             opt.step()
             for i in alive:
                 ctxs[i].samples += len(batch[i])
@@ -159,7 +187,8 @@ def fit(
         if scheduler is not None:
             for i in alive:
                 ctxs[i].log(epoch, lr=opt.param_groups[0]["lr"])
-        log_epoch(epoch)
+        if epoch % eval_every == 0 or epoch == epochs:
+            log_epoch(epoch)
         if not alive:
             break
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
