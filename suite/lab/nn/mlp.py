@@ -30,9 +30,13 @@ ACTIVATIONS = {
 _USUAL = {"sigmoid": "xavier", "tanh": "xavier", "softplus": "xavier",
           "relu": "he", "leaky_relu": "he", "elu": "he"}
 
+# matched: the init that gives the activation unit gain in its linear regime - Xavier scaled by 4 for the
+# sigmoid, whose slope at 0 is 1/4 (the factor of the Deep Learning Tutorials' MLP, after Glorot & Bengio 2010),
+# Xavier scaled by tanh's gain 5/3 (torch.nn.init.calculate_gain), He for rectifiers and softplus;
 # naive: N(0, 0.01^2), the small-random-weights recipe of the pre-2010 literature;
 # large: N(0, 1), big enough to explode a deep network's signals.
-INITS = ("usual", "xavier", "he", "naive", "large", "torch")
+INITS = ("usual", "matched", "xavier", "he", "naive", "large", "torch")
+_GAIN = {"sigmoid": 4.0, "tanh": 5.0 / 3.0}
 BN_PLACEMENTS = ("none", "before", "after")
 
 
@@ -43,9 +47,14 @@ def usual_init(activation: str) -> str:
 def init_linear(layer: nn.Linear, scheme: str, activation: str) -> None:
     if scheme == "usual":
         scheme = usual_init(activation)
+    if scheme == "matched":
+        scheme = "xavier" if activation in _GAIN else "he"
+        gain = _GAIN.get(activation, 1.0)
+    else:
+        gain = 1.0
     w = layer.weight
     if scheme == "xavier":
-        nn.init.xavier_normal_(w)
+        nn.init.xavier_normal_(w, gain=gain)
     elif scheme == "he":
         nn.init.kaiming_normal_(w, nonlinearity="leaky_relu" if activation == "leaky_relu" else "relu")
     elif scheme == "naive":
