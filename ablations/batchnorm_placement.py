@@ -16,8 +16,8 @@ best rate is interior; 0.05-2.0 put the choice on an edge for six hypotheses, an
 on its lower edge, hence 0.002) and the batch size (60 as in the paper, and 2, where Wu &
 He 2018 measure BN's damage; the full tier adds 4 and 16). Every arm gets the same budget in epochs (so a
 smaller batch takes more steps) and uses the activation's usual init (Xavier for sigmoid, He for ReLU); each
-epoch's last incomplete batch is dropped in every arm, since BN cannot normalize a batch of one. The seeds of a
-variant train as one grouped network, each with its own batch statistics.
+epoch's last incomplete batch is dropped in every arm, since BN cannot normalize a batch of one. The seeds and
+rates of a variant train as one grouped network, each with its own batch statistics.
 
 Seeds. The quick tier runs 10, fixed before its results were seen by the exact tests' arithmetic: "reaches the
 target where no BN fails" is a binary outcome compared by McNemar's exact test, whose smallest one-sided p with n
@@ -43,6 +43,17 @@ on validation accuracy, next to the same comparison at batch 60; the suite's tes
 difference of differences, so the interaction is read from the pair. "Before vs after" is tested as
 equivalence within 1 point of test accuracy (between 3 and 4 of the 360 test digits), so that the table shows
 the difference and its CI whichever way it falls.
+
+What the quick tier shows (10 seeds). Reproduced: BN, before or after the nonlinearity, reaches 90% validation
+accuracy in fewer steps for the sigmoid network (medians 58 and 22 steps against 110) and, after it, for ReLU (22
+against 31); at lr 2 both placements reach it where the ReLU network without BN diverges or stalls (10 of 10
+against 0 of 10); at batch 2 BN ends below no BN (sigmoid -12.8 points, ReLU -23.6, each at its best rate); at
+batch 60 it ends above for sigmoid (+1.3 points); before and after are within 1 point. Not reproduced: the
+Xavier-initialized sigmoid network without BN also reaches the target at lr 2 in every seed, so "BN trains where
+the plain network fails" has nothing to show for sigmoid at that rate; BN before the nonlinearity does not speed
+the ReLU network (34 against 31 steps); and at batch 60 its gain over no BN for ReLU, +0.7 points [0.06, 1.3], is
+not significant after Holm. Every tuned rate is interior to the grid (BN at batch 2 chose 0.01, no BN 0.05-0.5,
+batch 60 chose 0.5-2).
 
 What differs from the source. Ioffe & Szegedy trained the 3x100 sigmoid network on all of MNIST for 50,000 steps
 of 60 examples, from small random Gaussian weights, and reported test accuracy over steps and the percentiles of
@@ -113,7 +124,7 @@ def _hypotheses(act: str) -> list:
                        "over the initial 15-85 spread",
     },
     hypotheses=[h for act in ("sigmoid", "relu") for h in _hypotheses(act)],
-    group_over=("seed",),
+    group_over=("seed", "lr"),
     tiers={
         "smoke": Tier(seeds=2, config={"epochs": 1},
                       factors={"activation": ["relu"], "lr": [0.5], "batch_size": [60], "depth": [2]},
@@ -141,7 +152,7 @@ def _hypotheses(act: str) -> list:
                                for p in (15, 50, 85)}},
 )
 def train(ctxs):
-    """The seeds of one variant as one grouped network (batch statistics per member), checking validation accuracy
+    """The seeds and rates of one variant as one grouped network (batch statistics per member), checking validation accuracy
     about ten times per epoch and probing the last hidden layer's input percentiles every epoch."""
     import torch
 
@@ -180,8 +191,8 @@ def train(ctxs):
                            for who, qs in (("", q.mean(1)), ("unit0_", q[:, 0]))
                            for p, v in zip((15, 50, 85), qs.tolist())], epoch=epoch, step=step)
 
-    outcomes = fit(ctxs, model, data, epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, on_step=on_step,
-                   on_epoch=on_epoch, drop_last=True)
+    outcomes = fit(ctxs, model, data, epochs=cfg.epochs, lr=[ctx.cfg.lr for ctx in ctxs], batch_size=cfg.batch_size,
+                   on_step=on_step, on_epoch=on_epoch, drop_last=True)
     results = []
     for k, (ctx, final) in enumerate(zip(ctxs, outcomes)):
         diverged = not isinstance(final, dict)

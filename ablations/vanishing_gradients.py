@@ -114,7 +114,7 @@ TUNED = ["lr"]  # chosen per stratum on the validation counterpart: val_loss for
     },
     # The naive and large inits are probed for their gradients at init, which no rate changes: one rate is enough.
     exclude=[{"init": ["naive", "large"], "lr": [lr for lr in LRS if lr != 0.1]}],
-    group_over=("seed",),
+    group_over=("seed", "lr"),
     figures=[Profile(stat="grad_preact_norm"), Profile(stat="activation_var")],
     references=[
         Reference("Glorot & Bengio (2010), table 1", "test_acc", 0.9836, where={"activation": "tanh", **DEEP},
@@ -129,7 +129,7 @@ TUNED = ["lr"]  # chosen per stratum on the validation counterpart: val_loss for
     labels={**LOOP_CURVES, **LAYER_PROBES},
 )
 def train(ctxs):
-    """The seeds of one variant as one grouped network (a single MLP for one seed), probed every epoch."""
+    """The seeds and rates of one variant as one grouped network (a single MLP for one run), probed every epoch."""
     from suite.lab.data import dataset_for
     from suite.lab.loop import fit
     from suite.lab.nn.grouped import group, member
@@ -142,7 +142,7 @@ def train(ctxs):
         for k in alive:
             _probe(ctxs[k], member(model, k), data, epoch, step, seen[k])
 
-    outcomes = fit(ctxs, model, data, epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size,
+    outcomes = fit(ctxs, model, data, epochs=cfg.epochs, lr=[ctx.cfg.lr for ctx in ctxs], batch_size=cfg.batch_size,
                    optimizer=cfg.optimizer, on_epoch=probe)
     return [_final(ctx, out, s) if isinstance(out, dict) else out for ctx, out, s in zip(ctxs, outcomes, seen)]
 
