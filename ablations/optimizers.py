@@ -9,11 +9,18 @@ are tested on convex problems in ``optimizers_ravine`` and ``optimizers_newton``
 Setup. An MLP with two hidden layers of 100 ReLU units (He init) on the embedded digits data,
 batch 32, 30 epochs (1,020 steps), for SGD, SGD with momentum 0.9, Nesterov momentum 0.9, Adagrad, Adadelta,
 RMSprop and Adam, each with PyTorch's default hyperparameters apart from the learning rate. Fair tuning: every
-optimizer runs on the same learning-rate grid, 0.001 to 1 in half-decades (Adadelta's rate multiplies Zeiler's
-unit-free step, 1 in the paper, so the grid covers it), with the same budget and the same seeds; each hypothesis
-compares two optimizers each at the rate of the grid with the best mean validation accuracy over seeds. The
+optimizer runs on the same learning-rate grid, 0.0001 to 1 in half-decades (Adadelta's rate multiplies Zeiler's
+unit-free step, 1 in the paper, so the grid covers it; a grid starting at 0.001 put Adam's and RMSprop's choices
+on its edge), with the same budget and the same seeds; each hypothesis
+compares two optimizers each at the rate of the grid with the best mean validation score over seeds. The
 verdict table's "tuned" column (``show --json``) names the chosen rates; ``tables.metrics`` of the stored records
 gives the whole grid.
+
+"Adam trains faster" is a statement about speed, so it is tested as the updates until the training loss first
+falls to 0.1 nats (checked at each epoch end, 34 updates apart; censored at the budget where it never does), each
+optimizer at the rate with the best validation loss. Comparing the final training losses, as before, compared
+numbers near 1e-4 after both optimizers had fit the training set. The 0.1-nat target was fixed before any run of
+this form.
 
 The effective step is measured the same way for every optimizer: ||parameter update|| / ||minibatch gradient||
 at each step, averaged over the first and over the last epoch. It is exactly the learning rate for plain SGD, so
@@ -29,11 +36,13 @@ full tier moves to MNIST-1D (3,200 training sequences, harder for an MLP) with 1
 
 import math
 
-from suite.declare import Greater, Less, Param, Similar, Tier
+from suite.declare import Binary, Censored, Greater, Less, Param, Similar, Tier
 from suite.lab.names import LOOP_CURVES
 from suite.registry import ablation
 
 LRS = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
+# Adam and RMSprop chose 0.001, the edge of LRS: the grid reaches two half-decades lower.
+WIDE_LRS = [0.0001, 0.0003, *LRS]
 TUNED = {"lr": "val_acc"}
 NET = {
     "width": Param(100, min=1, help="units per hidden layer"),
@@ -61,12 +70,17 @@ LABELS = {**LOOP_CURVES, "eff_step": "mean ||update|| / ||minibatch gradient|| o
     claim="Adam trains an MLP faster than SGD; Adagrad's steps decay and it falls behind RMSprop and Adam; tuned "
           "momentum SGD vs Adam on test accuracy is reported whatever it shows.",
     data="digits",
-    config=NET,
-    factors={"optimizer": ["sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam"], "lr": LRS},
-    metrics=METRICS,
+    config={**NET, "loss_target": Param(0.1, min=0.0, help="training loss (nats) that counts as trained, for "
+                                                          "updates_to_loss")},
+    factors={"optimizer": ["sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam"], "lr": WIDE_LRS},
+    metrics={**METRICS,
+             "updates_to_loss": Censored("updates until the training loss, checked at each epoch end, first reached "
+                                         "loss_target (the budget if never)", event="reached_loss"),
+             "reached_loss": Binary("1 if the training loss reached loss_target within the budget, else 0")},
     hypotheses=[
-        Less("train_loss", a={"optimizer": "adam"}, b={"optimizer": "sgd"}, best=TUNED,
-             label="Adam's training loss after the budget is below plain SGD's, each at its best rate"),
+        Less("updates_to_loss", a={"optimizer": "adam"}, b={"optimizer": "sgd"}, best={"lr": "-val_loss"},
+             label="Adam reaches a training loss of 0.1 nats in fewer updates than plain SGD, each at the rate with "
+                   "the best validation loss"),
         Less("eff_step_change_log10", a={"optimizer": "adagrad"}, b={"optimizer": "sgd"}, best=TUNED,
              label="Adagrad's effective step shrinks over training (SGD's is constant)", role="sanity"),
         Less("eff_step_change_log10", a={"optimizer": "adagrad"}, b={"optimizer": "rmsprop"}, best=TUNED,
@@ -81,7 +95,7 @@ LABELS = {**LOOP_CURVES, "eff_step": "mean ||update|| / ||minibatch gradient|| o
     tiers={
         "smoke": Tier(seeds=2, config={"epochs": 2}, factors={"optimizer": ["sgd", "adagrad", "adam"], "lr": [0.01]},
                       about="seconds: three optimizers, one rate, two epochs"),
-        "quick": Tier(seeds=5, about="minutes: seven optimizers x seven rates, 30 epochs on digits"),
+        "quick": Tier(seeds=5, about="minutes: seven optimizers x nine rates, 30 epochs on digits"),
         "full": Tier(seeds=10, config={"epochs": 100, "data": "mnist1d"},
                      about="MNIST-1D, 100 epochs, 10 seeds"),
     },
@@ -89,11 +103,12 @@ LABELS = {**LOOP_CURVES, "eff_step": "mean ||update|| / ||minibatch gradient|| o
     labels=LABELS,
 )
 def train(ctxs):
-    return train_mlp(ctxs, ctxs[0].cfg.optimizer)
+    return train_mlp(ctxs, ctxs[0].cfg.optimizer, loss_target=ctxs[0].cfg.loss_target)
 
 
-def train_mlp(ctxs, optimizer: str, schedule: str = "constant") -> list:
-    """Train the MLP with ``optimizer`` and ``schedule``, measuring each member's effective step: the seeds of one
+def train_mlp(ctxs, optimizer: str, schedule: str = "constant", loss_target: float | None = None) -> list:
+    """Train the MLP with ``optimizer`` and ``schedule`` (and, with ``loss_target``, the updates until the training
+    loss reaches it), measuring each member's effective step: the seeds of one
     (optimizer, rate) as one grouped network (the optimizers update element-wise, so each seed follows its own
     run), a single MLP for one seed."""
     import torch
@@ -104,6 +119,8 @@ def train_mlp(ctxs, optimizer: str, schedule: str = "constant") -> list:
     from suite.lab.nn.mlp import MLP
     from suite.lab.optim import EffectiveStep
 
+    if schedule == "plateau" and len(ctxs) > 1:  # it follows one validation loss: one member at a time
+        return [out for ctx in ctxs for out in train_mlp([ctx], optimizer, schedule, loss_target)]
     cfg, data = ctxs[0].cfg, dataset_for(ctxs[0])
     models = []
     for ctx in ctxs:
@@ -128,7 +145,7 @@ def train_mlp(ctxs, optimizer: str, schedule: str = "constant") -> list:
                 ctxs[k].log(epoch, eff_step=sum(sums[k][epoch]) / len(sums[k][epoch]))
 
     outcomes = fit(ctxs, model, data, epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, optimizer=optimizer,
-                   schedule=schedule, on_step=on_step, on_epoch=on_epoch)
+                   schedule=schedule, on_step=on_step, on_epoch=on_epoch, loss_target=loss_target)
     return [_metrics(out, sums[k], cfg.epochs) if isinstance(out, dict) else out for k, out in enumerate(outcomes)]
 
 
