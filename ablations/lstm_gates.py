@@ -33,8 +33,12 @@ points below the best validation accuracy they had reached (a threshold fixed be
 collapses are compared with vanilla's by McNemar's exact test over (trial, seed)
 pairs.
 
-Tasks: MNIST-1D read as a sequence of 40 values (Greydanus 2020), and Hochreiter & Schmidhuber's adding problem
-(definition in suite/lab/sequences.py) at a fixed length T. Each run trains one-layer models of ``hidden`` cells
+Tasks: MNIST-1D read as a sequence of 40 values (Greydanus 2020), Hochreiter & Schmidhuber's adding problem
+(definition in suite/lab/sequences.py) at a fixed length T, and continual adding: the adding problem as a stream
+cut by reset markers into 2-4 segments, whose target is the last segment's marked pair, so that the cells must be
+emptied at each reset. Neither MNIST-1D (each sequence starts from a zero state) nor the 1997 adding problem
+(solved without a forget gate) asks the forget gate to forget; the continual task does, after the continual tasks
+Gers, Schmidhuber & Cummins (2000) introduced the gate with. It runs vanilla and NFG only. Each run trains one-layer models of ``hidden`` cells
 with Adam and gradient-norm clipping at ``clip`` (the fraction of clipped steps is recorded), from fresh
 minibatches, for a fixed number of updates; the linear read-out sees the last step only. The forget-gate bias
 starts at ``forget_bias`` (Gers et al. 2000; Jozefowicz et al. 2015); CIFG's input-gate bias starts at its
@@ -103,11 +107,11 @@ def _hypotheses(task: str) -> list:
         "lr_max": Param(1e-1, min=0.0, help="upper end of the learning-rate search"),
         "clip": Param(1.0, min=0.0, help="gradient-norm clipping threshold"),
         "forget_bias": Param(1.0, help="initial forget-gate bias"),
-        "lag": Param(30, min=4, help="adding problem: sequence length T"),
+        "lag": Param(30, min=16, help="adding problems: sequence length T"),
         "eval_every": Param(100, min=1, help="updates between validation passes"),
         "optimizer": Param("adam", choices=("sgd", "momentum", "nesterov", "adam"), help="optimizer"),
     },
-    factors={"task": ["mnist1d", "adding"], "cell": list(VARIANTS), "trial": list(range(8))},
+    factors={"task": ["mnist1d", "adding", "continual_adding"], "cell": list(VARIANTS), "trial": list(range(8))},
     metrics={
         "test_acc": "test accuracy (adding: fraction of sequences with absolute error < 0.04)",
         "test_loss": "test loss (cross-entropy; adding: squared error)",
@@ -119,15 +123,24 @@ def _hypotheses(task: str) -> list:
         "collapsed": Binary("1 if the run diverged or ended more than 0.1 below the best validation accuracy it "
                             "reached during training, else 0"),
     },
-    hypotheses=_hypotheses("mnist1d") + _hypotheses("adding"),
+    hypotheses=_hypotheses("mnist1d") + _hypotheses("adding") + [
+        Less("test_acc", a={"cell": "NFG"}, b={"cell": "vanilla"}, where={"task": "continual_adding"},
+             label="continual adding, all trials: NFG, which cannot reset its cells, is less accurate than vanilla"),
+        Less("test_acc", a={"cell": "NFG"}, b={"cell": "vanilla"}, where={"task": "continual_adding"},
+             top={"trial": ("val_acc", 0.5)},
+             label="continual adding, best half of the trials: NFG is less accurate than vanilla"),
+    ],
+    # The continual task asks one question, of the forget gate: vanilla against NFG.
+    exclude=[{"task": "continual_adding", "cell": [c for c in VARIANTS if c not in ("vanilla", "NFG")]}],
     group_over=("seed", "trial"),
     labels=SEQUENCE_CURVES,
     tiers={
-        "smoke": Tier(seeds=2, config={"steps": 10, "hidden": 8, "lag": 10, "eval_every": 5},
-                      factors={"task": ["adding"], "trial": [0]},
-                      about="seconds: every variant, ten updates on the adding problem"),
-        "quick": Tier(seeds=3, factors={"task": ["mnist1d"], "trial": list(range(8))},
-                      about="minutes on two cores: MNIST-1D, 9 variants x 8 learning rates x 3 seeds, 700 updates"),
+        "smoke": Tier(seeds=2, config={"steps": 10, "hidden": 8, "lag": 16, "eval_every": 5},
+                      factors={"task": ["adding", "continual_adding"], "trial": [0]},
+                      about="seconds: ten updates on both adding problems"),
+        "quick": Tier(seeds=3, factors={"task": ["mnist1d", "continual_adding"], "trial": list(range(8))},
+                      about="minutes on two cores: MNIST-1D (9 variants) and continual adding (vanilla, NFG), 8 "
+                            "learning rates x 3 seeds, 700 updates"),
         "full": Tier(seeds=5, config={"steps": 3000, "hidden": 64, "lag": 50},
                      factors={"trial": list(range(20))},
                      about="closer to the paper: both tasks, 20 learning rates, 5 seeds, 3000 updates"),

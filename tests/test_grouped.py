@@ -169,7 +169,8 @@ def test_trials_of_one_variant_form_one_group_and_keep_their_own_learning_rates(
     """lstm_gates groups over seeds and random-search trials: one group per cell variant, one record per
     (trial, seed)."""
     abl = get("lstm_gates")
-    specs = plan(abl, "smoke", seeds=2, config={}, factors={"cell": ("vanilla", "NFG"), "trial": (0, 1)})
+    specs = plan(abl, "smoke", seeds=2, config={},
+                 factors={"task": ("adding",), "cell": ("vanilla", "NFG"), "trial": (0, 1)})
     jobs = groups(specs, grouped=True)
     assert sorted(len(j) for j in jobs) == [4, 4]
     assert all(len({s.config["cell"] for s in j}) == 1 for j in jobs)

@@ -12,7 +12,8 @@ from suite.context import Config, Diverged, RunContext
 from suite.lab.nn.recurrent import GRU, LSTM, RNN, VARIANTS, SequenceModel
 from suite.lab.data import dataset
 from suite.lab.probes import decay_log10, input_gradient_rows
-from suite.lab.sequences import ADDING_TOLERANCE, adding_problem, fit_sequences, make_task, temporal_order
+from suite.lab.sequences import (ADDING_TOLERANCE, adding_problem, continual_adding, fit_sequences, make_task,
+                                  temporal_order)
 
 H, N_IN, BATCH, STEPS = 6, 3, 4, 9
 
@@ -242,6 +243,26 @@ def test_predicting_the_mean_gets_about_fifteen_percent_right():
     """|X1 + X2| / 4 < 0.04 with X1 + X2 triangular on [-2, 2]: 2 (0.32 - 0.0128) / 4 = 0.154."""
     _, y = adding_problem(50000, 100, torch.Generator().manual_seed(0))
     assert ((y - 0.5).abs() < ADDING_TOLERANCE).float().mean().item() == pytest.approx(0.154, abs=0.01)
+
+
+@pytest.mark.parametrize("lag", [16, 30])
+def test_continual_adding_asks_for_the_last_segment_and_forgets_the_rest(lag):
+    x, y = continual_adding(500, lag, torch.Generator().manual_seed(1))
+    length = x.shape[1]
+    assert x.shape == (500, length, 3) and lag <= length <= lag + lag // 10
+    counts = set()
+    for row in range(500):
+        resets = x[row, :, 2].nonzero().flatten().tolist()
+        counts.add(len(resets))
+        bounds = [0, *resets, length]
+        assert all(b - a >= 4 for a, b in zip(bounds, bounds[1:]))
+        marked = x[row, :, 1].nonzero().flatten()
+        segments = [marked[(marked >= a) & (marked < b)] for a, b in zip(bounds, bounds[1:])]
+        assert all(len(s) == 2 for s in segments)  # two marked values in every segment
+        assert y[row, 0] == pytest.approx(0.5 + x[row, segments[-1], 0].sum().item() / 4)
+    assert counts == {1, 2, 3}
+    with pytest.raises(ValueError, match="T >= 16"):
+        continual_adding(2, 15, torch.Generator())
 
 
 def test_temporal_order_follows_its_definition():

@@ -10,6 +10,13 @@ length T as a parameter, and a real task read as a sequence:
   which are -1. When the first pair is marked, its value is set to 0. The target, given only at the end, is
   0.5 + (X1 + X2) / 4 (the sum scaled to [0, 1]); a sequence is processed correctly when the absolute error at
   the end is below 0.04. Predicting the mean 0.5 gets about 15% of sequences right.
+- ``continual_adding``: the adding problem as a stream that must be forgotten in parts, after the continual tasks
+  of Gers, Schmidhuber & Cummins (2000), "Learning to forget", which a network solves only by resetting its cells.
+  Each step is a triple (value, marker, reset); the length is drawn as for ``adding``. The stream is cut into 2 to
+  4 segments (1 to 3 resets, each a reset value of 1 at a segment's first step, segments at least 4 steps long);
+  every segment marks two of its steps (marker 1.0). The target, given only at the end, is 0.5 + (X1 + X2) / 4
+  for the two values marked in the last segment: the pairs before the last reset must be forgotten. Scored as
+  ``adding``.
 - ``order`` (their Experiment 6a, temporal order). Symbols one-hot over {a, b, c, d, X, Y, B, E}: B first, E last,
   a..d elsewhere except two positions t1 in [T/10, T/5] and t2 in [T/2, 0.6 T] holding X or Y; the class is the
   ordered pair (XX, XY, YX, YY). Length in [T, T + T/10]. With T = 100 these are the paper's numbers.
@@ -33,7 +40,7 @@ from suite.context import Diverged
 from suite.lab.nn.recurrent import SequenceModel
 from suite.lab.optim import make_optimizer
 
-TASKS = ("adding", "order", "mnist1d", "digits")
+TASKS = ("adding", "continual_adding", "order", "mnist1d", "digits")
 ADDING_TOLERANCE = 0.04  # Hochreiter & Schmidhuber's criterion for a correctly processed sequence
 _EVAL_SEED = 1997        # validation and test sequences never depend on a run's seed
 _EVAL_CHUNK = 256        # sequences per length in the fixed evaluation sets
@@ -62,6 +69,37 @@ def adding_problem(n: int, lag: int, generator: torch.Generator, length: int | N
     values[:, 0] = torch.where(markers[:, 0] == 1.0, 0.0, values[:, 0])
     target = 0.5 + (values[rows, first] + values[rows, second]) / 4
     return torch.stack([values, markers], -1), target.unsqueeze(1)
+
+
+def continual_adding(n: int, lag: int, generator: torch.Generator, length: int | None = None):
+    """``n`` continual-adding sequences of one length L: x (n, L, 3) holds (value, marker, reset) triples, y (n, 1)
+    the target from the last segment's marked pair."""
+    if lag < 16:
+        raise ValueError(f"continual adding needs T >= 16 (up to four segments of at least 4 steps), got {lag}")
+    length = _lengths(lag, generator) if length is None else length
+    values = torch.rand(n, length, generator=generator) * 2 - 1
+    cuts = torch.randint(1, 4, (n,), generator=generator)  # resets, so 2 to 4 segments
+    free = (length - 4 * (cuts + 1)).unsqueeze(1)  # steps beyond the 4 each segment needs
+    extra = torch.sort((torch.rand(n, 3, generator=generator) * (free + 1)).floor().long(), 1).values
+    starts = torch.cat([torch.zeros(n, 1, dtype=torch.long), 4 * torch.arange(1, 4) + extra], 1)  # (n, 4)
+    valid = torch.arange(4).unsqueeze(0) <= cuts.unsqueeze(1)  # segments 0..cuts exist
+    starts = torch.where(valid, starts, length)
+    span = torch.cat([starts[:, 1:], torch.full((n, 1), length)], 1) - starts  # 0 for a missing segment
+    # Two distinct marked steps per segment.
+    first = (torch.rand(n, 4, generator=generator) * span).floor().long()
+    second = (torch.rand(n, 4, generator=generator) * (span - 1).clamp(min=0)).floor().long()
+    second = second + (second >= first).long()
+    rows = torch.arange(n).unsqueeze(1).expand(n, 4)
+    markers = torch.zeros(n, length)
+    markers[rows[valid], (starts + first)[valid]] = 1.0
+    markers[rows[valid], (starts + second)[valid]] = 1.0
+    resets = torch.zeros(n, length)
+    later = valid.clone()
+    later[:, 0] = False
+    resets[rows[later], starts[later]] = 1.0
+    last = torch.arange(n), cuts
+    target = 0.5 + (values[last[0], (starts + first)[last]] + values[last[0], (starts + second)[last]]) / 4
+    return torch.stack([values, markers, resets], -1), target.unsqueeze(1)
 
 
 ORDER_SYMBOLS = "abcdXYBE"
@@ -150,6 +188,8 @@ def make_task(name: str, *, lag: int = 100, device="cpu", data=None, n_val: int 
     """A task by name; ``lag`` is T for the synthetic tasks, ``data`` the loaded dataset for the real ones."""
     if name == "adding":
         return _synthetic(name, adding_problem, lag, device, n_val, n_test)
+    if name == "continual_adding":
+        return _synthetic(name, continual_adding, lag, device, n_val, n_test)
     if name == "order":
         return _synthetic(name, temporal_order, lag, device, n_val, n_test)
     if name in ("mnist1d", "digits"):
