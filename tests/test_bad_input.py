@@ -28,7 +28,7 @@ BAD = [
     ([*RUN, "lr=fast"], 2, "expected a finite number"),
     ([*RUN, "lr=nan"], 2, "expected a finite number"),
     ([*RUN, "lr=inf"], 2, "expected a finite number"),
-    ([*RUN, "lr=-1"], 2, "must be >= 0"),
+    ([*RUN, "lr=-1"], 2, "must be positive"),  # a factor
     ([*RUN, "width=0"], 2, "must be >= 1"),
     ([*RUN, "epochs=-3"], 2, "must be >= 1"),
     ([*RUN, "depth=0"], 2, "must be positive"),
