@@ -20,9 +20,9 @@ epoch's last incomplete batch is dropped in every arm, since BN cannot normalize
 rates of a variant train as one grouped network, each with its own batch statistics.
 
 Seeds. The quick tier runs 10, fixed before its results were seen by the exact tests' arithmetic: "reaches the
-target where no BN fails" is a binary outcome compared by McNemar's exact test, whose smallest one-sided p with n
-discordant seeds is 2^-n; to survive Holm's correction over the 16 core hypotheses it must be below 0.05 / 16,
-which needs n >= 9. With 5 seeds those hypotheses could never be decided.
+target where no BN fails" is a binary outcome compared by McNemar's exact test, whose smallest (two-sided) p with
+n discordant seeds is 2^(1-n); to survive Holm's correction over the 14 core hypotheses it must be below
+0.05 / 14, which needs n >= 10. With 5 seeds those hypotheses could never be decided.
 
 Metrics. Validation accuracy is checked about ten times per epoch (every step when an epoch has fewer than 20);
 ``steps_to_target`` is the first optimizer step at which it reached ``target`` (0.9). A run that never reaches it gets the budget's step count and
@@ -133,7 +133,7 @@ def _hypotheses(act: str) -> list:
                       about="minutes: the book's 2x100 network, batch 2 and 60, five learning rates, 10 seeds"),
         "full": Tier(seeds=10, config={"data": "mnist", "epochs": 5, "target": 0.95},
                      factors={"batch_size": [2, 4, 16, 60]},
-                     about="MNIST: both networks, batch 2 to 60, five learning rates"),
+                     about="MNIST: both networks, batch 2 to 60, five or six learning rates"),
     },
     references=[
         Reference("Ioffe & Szegedy (2015), section 4.2.2", "steps_to_target", 31.0e6,

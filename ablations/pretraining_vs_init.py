@@ -192,6 +192,8 @@ def train(ctxs):
 
 def _prepare(ctx, data):
     """The run's network at the start of fine-tuning (pretrained for the dae and rbm arms), its probes reported."""
+    import torch
+
     from suite.lab.nn.mlp import MLP
     from suite.lab.probes import layer_stats, ratio_log10
 
@@ -201,7 +203,8 @@ def _prepare(ctx, data):
     model = MLP(data.n_features, cfg.width, cfg.depth, data.n_classes, cfg.activation,
                 "usual" if pretrained else cfg.init).to(ctx.device)
     if pretrained:
-        state, rows, seconds = _pretrained(ctx.torch_seed, cfg.data, ctx.data_dir, str(ctx.device), cfg.init, cfg.activation,
+        state, rows, seconds = _pretrained(ctx.torch_seed, cfg.data, ctx.data_dir, str(ctx.device),
+                                           str(torch.get_default_dtype()), cfg.init, cfg.activation,
                                            cfg.depth, cfg.width, cfg.pretrain_epochs,
                                            cfg.dae_lr if cfg.init == "dae" else cfg.rbm_lr, cfg.batch_size, cfg.noise)
         model.load_state_dict(state)
@@ -222,10 +225,11 @@ def _prepare(ctx, data):
     return model
 
 
-@lru_cache(maxsize=8)
-def _pretrained(torch_seed, data_name, data_dir, device, method, activation, depth, width, epochs, lr, batch_size, noise):
-    """(state dict, per-layer reconstruction rows, seconds) of one seed's pretrained network. Pretraining does not
-    depend on the fine-tuning rate or labels, so a worker that runs several of those variants pretrains once."""
+@lru_cache(maxsize=None)  # a few hundred kB per seed and arm; a bounded cache thrashed at 10 seeds
+def _pretrained(torch_seed, data_name, data_dir, device, dtype, method, activation, depth, width, epochs, lr, batch_size, noise):
+    """(state dict, per-layer reconstruction rows, seconds) of one seed's pretrained network, in the default
+    ``dtype`` (part of the key). Pretraining does not depend on the fine-tuning rate or labels, so a worker that
+    runs several of those variants pretrains once."""
     import torch
 
     from suite.lab.data import dataset

@@ -74,14 +74,15 @@ def test_members_at_their_own_rates_match_their_runs_alone(float64, optimizer):
 @pytest.mark.parametrize("bn", ["before", "after"])
 def test_grouped_batch_norm_matches_one_at_a_time_in_float64(float64, bn):
     data = dataset("digits")
-    budget = dict(epochs=2, lr=0.01, batch_size=4, drop_last=True)  # higher rates amplify rounding chaotically
+    budget = dict(epochs=2, batch_size=4, drop_last=True)
+    rates = [0.01, 0.004]  # each member at its own rate; higher rates amplify rounding chaotically
     alone = _ctxs([0, 1])
     singles = [_model(ctx, "sigmoid", bn) for ctx in alone]
-    for ctx, model in zip(alone, singles):
-        fit([ctx], model, data, **budget)
+    for ctx, model, lr in zip(alone, singles, rates):
+        fit([ctx], model, data, lr=lr, **budget)
     together = _ctxs([0, 1])
     grouped = GroupedMLP([_model(ctx, "sigmoid", bn) for ctx in together])
-    fit(together, grouped, data, **budget)
+    fit(together, grouped, data, lr=rates, **budget)
     for a, b in zip(alone, together):  # the curves are evaluated in eval mode: running averages included
         assert [c[2] for c in _curve(b)] == pytest.approx([c[2] for c in _curve(a)], rel=1e-8, abs=1e-10)
     for k, single in enumerate(singles):  # a member read back carries its own statistics
