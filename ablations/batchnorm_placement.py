@@ -38,8 +38,8 @@ mean initial 15-85 spread.
 Every hypothesis is stated, and each arm's learning rate chosen, per activation: pooled over sigmoid and ReLU, one
 rate served both and the sigmoid network alone carried "BN reaches the target faster".
 
-"Very small batches hurt BN more than no BN" compares the two at batch 2 (and 4 in the full tier), each at its best learning rate
-on validation accuracy, next to the same comparison at batch 60; the suite's tests compare two arms, not a
+"Very small batches hurt BN more than no BN" compares the two at batch 2 (and 4 in the full tier), each at its best
+learning rate on validation accuracy, next to the same comparison at batch 60; the suite's tests compare two arms, not a
 difference of differences, so the interaction is read from the pair. "Before vs after" is tested as
 equivalence within 1 point of test accuracy (between 3 and 4 of the 360 test digits), so that the table shows
 the difference and its CI whichever way it falls.
@@ -152,8 +152,8 @@ def _hypotheses(act: str) -> list:
                                for p in (15, 50, 85)}},
 )
 def train(ctxs):
-    """The seeds and rates of one variant as one grouped network (batch statistics per member), checking validation accuracy
-    about ten times per epoch and probing the last hidden layer's input percentiles every epoch."""
+    """The seeds and rates of one variant as one grouped network (batch statistics per member), checking validation
+    accuracy about ten times per epoch and probing the last hidden layer's input percentiles every epoch."""
     import torch
 
     from suite.lab.data import dataset_for

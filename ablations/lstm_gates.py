@@ -40,9 +40,10 @@ Tasks: MNIST-1D read as a sequence of 40 values (Greydanus 2020), Hochreiter & S
 cut by reset markers into 2-4 segments, whose target is the last segment's marked pair, so that the cells must be
 emptied at each reset. Neither MNIST-1D (each sequence starts from a zero state) nor the 1997 adding problem
 (solved without a forget gate) asks the forget gate to forget; the continual task does, after the continual tasks
-Gers, Schmidhuber & Cummins (2000) introduced the gate with. It runs vanilla and NFG only. Each run trains one-layer models of ``hidden`` cells
-with Adam and gradient-norm clipping at ``clip`` (the fraction of clipped steps is recorded), from fresh
-minibatches, for a fixed number of updates; the linear read-out sees the last step only. The forget-gate bias
+Gers, Schmidhuber & Cummins (2000) introduced the gate with. It runs vanilla and NFG only.
+
+Each run trains one-layer models of ``hidden`` cells with Adam and gradient-norm clipping at ``clip`` (the fraction
+of clipped steps is recorded), from fresh minibatches, for a fixed number of updates; the linear read-out sees the last step only. The forget-gate bias
 starts at ``forget_bias`` (Gers et al. 2000; Jozefowicz et al. 2015); CIFG's input-gate bias starts at its
 negative, which gives the same initial forget gate.
 

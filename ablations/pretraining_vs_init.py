@@ -18,7 +18,8 @@ units for sigmoid, the same stack mapped exactly onto tanh units for tanh, noisy
 Fine-tuning: plain minibatch SGD, batch 32, 700 updates (whole epochs), in two label regimes (factor ``labels``):
 ``few`` keeps the labels of the first 200 training examples (100 epochs), ``all`` uses all 1,077 (21 epochs).
 Each arm runs at its own learning rate of seven (0.01 to 10 in half-decades), chosen per stratum on validation
-accuracy; the seeds and rates of a variant fine-tune as one grouped network. The pretraining phase is not part of the budget; its seconds are reported as ``pretrain_s``.
+accuracy; the seeds and rates of a variant fine-tune as one grouped network. The pretraining phase is not part of the
+budget; its seconds are reported as ``pretrain_s``.
 
 Hypotheses, one per depth (pooling depths hid that at depth 3 Xavier beats naive by 0.80 while at depth 5 both sat
 at chance): with few labels, pretraining and the matched init each rescue a naive sigmoid net; with all labels,

@@ -77,8 +77,8 @@ class Hypothesis:
 
     ``role``: "core" (what the book states: decides the claim's profile), "mechanism" (the why, from probes or
     internals: reported beside it), "secondary" (a consequence the book does not state, e.g. test accuracy when
-    the claim is about fitting: reported beside it) or "sanity" (true by construction or exact arithmetic: shown as a measurement
-    that passes when every seed satisfies it; no p value, never evidence).
+    the claim is about fitting: reported beside it) or "sanity" (true by construction or exact arithmetic: shown as a
+    measurement that passes when every seed satisfies it; no p value, never evidence).
     """
 
     metric: str
