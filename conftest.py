@@ -1,6 +1,10 @@
 import pytest
 import torch
 
+from suite.process import keep_freed_memory
+
+keep_freed_memory()  # tests that train in this process allocate as a run's workers do
+
 
 @pytest.fixture
 def one_thread():

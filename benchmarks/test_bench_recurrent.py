@@ -43,8 +43,9 @@ def test_forward_backward(benchmark, name, steps, hidden, batch):
 
 if __name__ == "__main__":
     from benchmarks.speed import bench_lstm
+    from suite.process import configure
 
-    torch.set_num_threads(1)
+    configure(1)
     for shape in [(50, 32, 64), *SHAPES]:
         for variant in ("NP", "vanilla"):
             r = bench_lstm(*shape, variant=variant)

@@ -177,9 +177,9 @@ def bench_reports(results: str | Path | None = None) -> Ratio | None:
 def run_all(quick: bool = False, results: str | Path | None = None) -> list[Ratio]:
     """Every registered benchmark (those marked quick with ``quick``), then the reports of the results directory,
     on one thread, as each parallel worker of a run has."""
-    import torch
+    from suite.process import configure
 
-    torch.set_num_threads(1)
+    configure(1)
     out = [r for b in discover().values() if b.quick or not quick if (r := b.measure(quick)) is not None]
     if (report := bench_reports(results)) is not None:
         out.append(report)

@@ -377,12 +377,10 @@ def _selected(names: list[str]):
 
 
 def cmd_bench(args) -> int:
-    import torch
     from rich.table import Table
 
     from suite import bench
 
-    torch.set_num_threads(1)  # as each parallel worker runs
     table = Table(title="Speed ratios (candidate vs baseline, measured side by side; >1 = candidate faster)")
     for col in ("benchmark", "candidate vs baseline", "ratio", "spread", "target", "", "setup"):
         table.add_column(col)

@@ -90,14 +90,13 @@ def execute_group(specs: list[RunSpec], root: str, data_dir: str | None = None, 
         return [{"key": s.key, "status": "failed", "error": why, "stored": False} for s in specs]
 
     import torch
-    from threadpoolctl import threadpool_limits
 
     from suite import datasets
     from suite.context import Config, Diverged, RunContext
     from suite.environment import environment
+    from suite.process import configure
 
-    torch.set_num_threads(threads)
-    threadpool_limits(threads)  # numpy's BLAS too: workers x threads must not exceed the cores
+    configure(threads)
     abl = get(specs[0].ablation)
     started = time.perf_counter()
     ctxs = [RunContext(s.ablation, s.tier, Config(s.config), s.seed, torch.device(s.device), data_dir) for s in specs]

@@ -160,11 +160,10 @@ def compare(base: dict, new: dict) -> list[Finding]:
 
 def measure_speed(rounds: int = 3) -> dict[str, dict]:
     """Each speed ratio measured ``rounds`` times: its median and relative standard deviation (the noise)."""
-    import torch
-
     from suite import bench
+    from suite.process import configure
 
-    torch.set_num_threads(1)  # as each parallel worker runs
+    configure(1)  # as each parallel worker runs
     out = {}
     for name in SPEED_BENCHES:
         ratios = [bench.measure(name).ratio for _ in range(rounds)]
