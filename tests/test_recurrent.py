@@ -12,8 +12,8 @@ from suite.context import Config, Diverged, RunContext
 from suite.lab.nn.recurrent import GRU, LSTM, RNN, VARIANTS, SequenceModel
 from suite.lab.data import dataset
 from suite.lab.probes import decay_log10, input_gradient_rows
-from suite.lab.sequences import (ADDING_TOLERANCE, adding_problem, continual_adding, fit_sequences, make_task,
-                                  temporal_order)
+from suite.lab.sequences import (ADDING_TOLERANCE, adding_problem, continual_adding, evaluate, fit_sequences,
+                                  make_task, temporal_order)
 
 H, N_IN, BATCH, STEPS = 6, 3, 4, 9
 
@@ -322,6 +322,23 @@ def test_training_stops_once_solved_and_counts_the_steps():
     assert out["solved"] == 0 and out["steps_to_solve"] == 3  # never solved: the budget, a lower bound
 
 
+def test_early_stopping_ends_at_the_best_checkpoint():
+    """With patience, a model stops after that many evaluations without a new best validation accuracy, and
+    ends with its best evaluation's parameters: the val_acc it reports is the best logged, its test metrics are
+    those parameters' own."""
+    ctx = _ctx()
+    task = make_task("digits", data=dataset("digits"))
+    model = SequenceModel("lstm", task.n_in, 8, task.n_out)
+    out = _fit_one(ctx, model, task, steps=3000, lr=0.05, batch_size=16, clip=1.0, eval_every=10, patience=3)
+    logged = [(c["epoch"], c["value"]) for c in ctx.curves if c["metric"] == "val_acc"]
+    best_step, best_acc = max(logged, key=lambda e: (e[1], -e[0]))  # the first of the best
+    assert out["steps_run"] == logged[-1][0] == best_step + 3 * 10 < 3000
+    assert out["val_acc"] == best_acc > logged[0][1]
+    ((_, val_acc),) = evaluate([model], task, task.val)
+    ((test_loss, test_acc),) = evaluate([model], task, task.test)
+    assert val_acc == best_acc and (test_loss, test_acc) == (out["test_loss"], out["test_acc"])
+
+
 def test_non_finite_loss_returns_diverged():
     ctx = _ctx()
     task = make_task("adding", lag=8, n_val=16, n_test=16)
@@ -341,7 +358,8 @@ def test_models_trained_together_follow_their_own_runs(task_name, cell, solve_ac
         task = make_task(task_name, lag=12, n_val=128, n_test=128)
         lrs = [0.02, 0.05, 0.01, float("inf")]  # the last one diverges at its second step
         # solve_acc is reached at different steps by the members (or never): they stop apart.
-        kw = dict(steps=40, batch_size=16, clip=0.5, eval_every=10, solve_acc=solve_acc, stop_when_solved=True)
+        kw = dict(steps=40, batch_size=16, clip=0.5, eval_every=10, solve_acc=solve_acc, stop_when_solved=True,
+                  patience=2)
 
         def runs():
             ctxs = [RunContext("toy", "smoke", Config({}), s, torch.device("cpu")) for s in range(len(lrs))]

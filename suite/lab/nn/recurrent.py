@@ -82,6 +82,13 @@ def _gate_rows(spec: _Spec, stacked: bool) -> tuple:
     """Indices of the gates i, f, o (None where the variant has none) and of the block input z."""
     return tuple(_rows(spec.part(g), stacked) if g in spec.gates or g == "z" else None for g in ("i", "f", "o", "z"))
 
+def _tanh(x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """tanh(x) = 2 sigmoid(2x) - 1, written into ``out``: on CPU torch's float32 tanh takes about twice the time of
+    these three kernels (error below 2e-7 in float32)."""
+    torch.sigmoid(torch.mul(x, 2, out=out), out=out)
+    return out.mul_(2).sub_(1)
+
+
 @torch.no_grad()
 def _lstm_loop(xw, w_rec, peep_i, peep_f, peep_o, w_gates, spec: _Spec):
     """The forward recurrence, feature-major: xw is (time, [K,] n_pre, batch), w_rec ([K,] n_pre, hidden),
@@ -109,7 +116,7 @@ def _lstm_loop(xw, w_rec, peep_i, peep_f, peep_o, w_gates, spec: _Spec):
         for s, p in peeps:
             pre[s].addcmul_(p, c_prev)
         torch.sigmoid(pre[early], out=g[early])
-        z = torch.tanh(pre[sz], out=z_all[t]) if not spec.niaf else z_all[t].copy_(pre[sz])
+        z = _tanh(pre[sz], out=z_all[t]) if not spec.niaf else z_all[t].copy_(pre[sz])
         if spec.cifg:  # f = 1 - i: c = c_{t-1} + i (z - c_{t-1})
             torch.lerp(c_prev, z, g[si], out=c)
         else:
@@ -118,7 +125,7 @@ def _lstm_loop(xw, w_rec, peep_i, peep_f, peep_o, w_gates, spec: _Spec):
         if peep_o is not None:
             torch.sigmoid(pre[so].addcmul_(peep_o, c), out=g[so])
         if not spec.noaf:
-            torch.tanh(c, out=hc)
+            _tanh(c, out=hc)
         y = hc if so is None else torch.mul(g[so], hc, out=ys[t])
     return gates, z_all, cells, hc_all, ys
 
