@@ -5,8 +5,8 @@
   code that is not an installed library: the lab, other ablation modules, a helper of the user's on
   ``PYTHONPATH``. The rest of the engine (declaring, planning, storing, presenting) changes no number; when it
   ever does, bump ``ENGINE_VERSION``. Of an ablation module, what only judges or describes runs is left out
-  (:func:`run_source`): editing a hypothesis, a margin, a role or a docstring re-judges stored runs, it does not
-  re-run them.
+  (:func:`run_source`): editing a hypothesis, a margin, a role or a docstring re-judges stored runs, and editing
+  a tier or an exclusion re-plans them; neither re-runs them.
 - **Libraries**: the versions of torch and numpy, which change floating-point results.
 - **Data**: the content of the dataset a run reads (:func:`suite.datasets.fingerprint`).
 
@@ -31,6 +31,9 @@ NUMERIC_ENGINE = ("suite.context", "suite.datasets")
 LIBRARIES = ("torch", "numpy")
 # Fields of an ``@ablation(...)`` declaration that judge or describe runs and change none of their numbers.
 JUDGING = ("section", "claim", "metrics", "hypotheses", "figures", "references", "labels")
+# Fields that only choose which runs a plan holds: a run's key already holds its config (the tier's values
+# included), seed and tier, so a tier's seed count or an exclusion edited re-plans, it does not re-run.
+PLANNING = ("tiers", "exclude")
 
 _IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import[ \t]+(\([^)]*\)|[^\n#]+)|import[ \t]+([^\n#]+))", re.M)
 
@@ -130,8 +133,9 @@ def _loaded(nodes) -> set[str]:
 @functools.lru_cache(maxsize=None)  # parsed once per text, however many closures and ablations it appears in
 def run_source(text: str, exported: frozenset[str] = frozenset()) -> str:
     """An ablation module's source without what changes no run's numbers: docstrings, comments, the ``JUDGING``
-    fields of its ``@ablation(...)`` declaration, and top-level bindings used only by those fields (e.g. a margin
-    constant, a function that builds the hypotheses), unless ``exported`` (names another module imports from it).
+    and ``PLANNING`` fields of its ``@ablation(...)`` declaration, and top-level bindings used only by those fields
+    (e.g. a margin constant, a function that builds the hypotheses), unless ``exported`` (names another module
+    imports from it).
     Any other module's source is returned as it is."""
     if "ablation(" not in text:
         return text
@@ -147,8 +151,8 @@ def run_source(text: str, exported: frozenset[str] = frozenset()) -> str:
             body[0] = ast.Pass()  # a docstring
         for deco in getattr(node, "decorator_list", ()):
             if isinstance(deco, ast.Call) and getattr(deco.func, "id", getattr(deco.func, "attr", "")) == "ablation":
-                judging += [k.value for k in deco.keywords if k.arg in JUDGING]
-                deco.keywords = [k for k in deco.keywords if k.arg not in JUDGING]
+                judging += [k.value for k in deco.keywords if k.arg in JUDGING + PLANNING]
+                deco.keywords = [k for k in deco.keywords if k.arg not in JUDGING + PLANNING]
     # One statement per imported name, so that a name only a hypothesis uses drops alone.
     tree.body = [type(s)(**{**{f: getattr(s, f) for f in s._fields}, "names": [a]})
                  if isinstance(s, (ast.Import, ast.ImportFrom)) else s

@@ -131,10 +131,11 @@ def test_the_code_version_covers_the_lab_and_ablation_modules_an_ablation_import
 
 
 def test_editing_what_only_judges_runs_keeps_the_code_version(tmp_path, monkeypatch):
-    """Hypotheses, margins, metric descriptions, labels and docstrings judge or describe runs: editing them
-    re-judges stored runs instead of re-running them. What the training reads - a config value, the train function,
+    """Hypotheses, margins, metric descriptions, labels and docstrings judge or describe runs, tiers and exclusions
+    choose them: editing them re-judges or re-plans stored runs instead of re-running them. What the training reads - a config value, the train function,
     a constant that another ablation module imports - still changes the version."""
     from suite import fingerprint
+    from suite.plan import run_key
 
     source = Path("ablations/forget_bias.py").read_text()
     base = fingerprint.code_version(source, "ablations")
@@ -144,13 +145,17 @@ def test_editing_what_only_judges_runs_keeps_the_code_version(tmp_path, monkeypa
         source.replace("label=\"both lengths: bias 1", "label=\"edited: bias 1", 1),
         source.replace("figures=[", "figures=[Profile(stat='x'), ", 1),
         source + "\n# a comment\n",
+        # Tiers and exclusions choose runs; each run's key holds its resolved config, seed and tier.
+        source.replace('"quick": Tier(seeds=', '"quick": Tier(seeds=1 + ', 1),
+        source.replace("tiers={", "exclude=[{\"lag\": 9999}], tiers={", 1),
     ]
     for edited in judging_edits:
         assert edited != source
         assert fingerprint.code_version(edited, "ablations") == base
+    assert run_key("forget_bias", {"steps": 5}, 0, "cpu", "smoke", base) != \
+        run_key("forget_bias", {"steps": 6}, 0, "cpu", "smoke", base)  # a tier's config value is in each key
     assert fingerprint.code_version(source.replace("def train(ctxs):", "def train(ctxs):\n    x = 1", 1),
                                     "ablations") != base
-    assert fingerprint.code_version(source.replace('"steps": 5,', '"steps": 6,', 1), "ablations") != base
     # recurrent_lag's METRICS and CONFIG: forget_bias borrows the descriptions (an edit re-judges) and the config
     # its runs read (an edit re-runs).
     lag = Path("ablations/recurrent_lag.py").read_text()
