@@ -81,8 +81,8 @@ def fit(
     each epoch is logged as ``lr``); "plateau" follows one member's validation loss, so it needs K = 1.
     ``drop_last`` skips each epoch's last, smaller batch (batch norm cannot normalize a batch of one).
     ``loss_target`` (nats): each member reports ``updates_to_loss``, the updates done at the first evaluated epoch
-    end (see ``eval_every``) whose training loss is at most the target (the whole budget when none is, or when it diverges), and ``reached_loss``
-    (1 or 0): a time to an event, censored at the budget.
+    end (see ``eval_every``) whose training loss is at most the target (the whole budget when none is, or when it
+    diverges), and ``reached_loss`` (1 or 0): a time to an event, censored at the budget.
     ``eval_every`` (epochs): evaluate, log and call ``on_epoch`` at init, every that many epochs and after the last
     one only (evaluating three splits every epoch can cost more than training when the training set is small).
     ``lr`` may be one rate per member, for plain SGD and SGD with (Nesterov) momentum at a constant rate: their
