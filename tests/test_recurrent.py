@@ -328,15 +328,31 @@ def test_early_stopping_ends_at_the_best_checkpoint():
     those parameters' own."""
     ctx = _ctx()
     task = make_task("digits", data=dataset("digits"))
+    ctx.reseed()
     model = SequenceModel("lstm", task.n_in, 8, task.n_out)
     out = _fit_one(ctx, model, task, steps=3000, lr=0.05, batch_size=16, clip=1.0, eval_every=10, patience=3)
     logged = [(c["epoch"], c["value"]) for c in ctx.curves if c["metric"] == "val_acc"]
     best_step, best_acc = max(logged, key=lambda e: (e[1], -e[0]))  # the first of the best
     assert out["steps_run"] == logged[-1][0] == best_step + 3 * 10 < 3000
-    assert out["val_acc"] == best_acc > logged[0][1]
+    assert out["val_acc"] == best_acc > logged[0][1] and logged[-1][1] < best_acc and out["diverged"] == 0
     ((_, val_acc),) = evaluate([model], task, task.val)
     ((test_loss, test_acc),) = evaluate([model], task, task.test)
     assert val_acc == best_acc and (test_loss, test_acc) == (out["test_loss"], out["test_acc"])
+
+
+def test_early_stopping_tests_a_run_that_diverged_at_its_best_checkpoint():
+    ctx = _ctx()
+    task = make_task("adding", lag=8, n_val=64, n_test=64)
+    ctx.reseed()
+    model = SequenceModel("lstm", 2, 4, 1)
+    before = [p.detach().clone() for p in model.parameters()]
+    out = _fit_one(ctx, model, task, steps=5, lr=float("inf"), batch_size=8, clip=1.0, eval_every=1, patience=3)
+    assert out["diverged"] == 1 and out["steps_run"] == 2  # an infinite step: NaN at the second update
+    assert all(torch.equal(p, b) for p, b in zip(model.parameters(), before))  # back to the first checkpoint
+    ((test_loss, test_acc),) = evaluate([model], task, task.test)
+    assert (test_loss, test_acc) == (out["test_loss"], out["test_acc"]) and math.isfinite(test_loss)
+    with pytest.raises(ValueError, match="patience must be at least 1"):
+        _fit_one(ctx, model, task, steps=5, lr=0.01, batch_size=8, clip=1.0, patience=0)
 
 
 def test_non_finite_loss_returns_diverged():
@@ -359,7 +375,7 @@ def test_models_trained_together_follow_their_own_runs(task_name, cell, solve_ac
         lrs = [0.02, 0.05, 0.01, float("inf")]  # the last one diverges at its second step
         # solve_acc is reached at different steps by the members (or never): they stop apart.
         kw = dict(steps=40, batch_size=16, clip=0.5, eval_every=10, solve_acc=solve_acc, stop_when_solved=True,
-                  patience=2)
+                  patience=1)
 
         def runs():
             ctxs = [RunContext("toy", "smoke", Config({}), s, torch.device("cpu")) for s in range(len(lrs))]
@@ -382,6 +398,11 @@ def test_models_trained_together_follow_their_own_runs(task_name, cell, solve_ac
             assert [c["value"] for c in ctxs[k].curves] == pytest.approx([c["value"] for c in ctx.curves], rel=1e-9)
             assert ctxs[k].samples == ctx.samples
         assert len({o["steps_run"] for o in together[:3]}) > 1
+        # The infinite rate diverges at its second step and goes back to its checkpoint; a solved member keeps the
+        # pass that solved it; the others stop on patience before the budget.
+        assert together[3]["diverged"] == 1 and together[3]["steps_run"] == 2
+        assert all(o["val_acc"] >= solve_acc for o in together[:3] if o["solved"])
+        assert any(not o["solved"] and o["steps_run"] < 40 for o in together[:3])
     finally:
         torch.set_default_dtype(torch.float32)
 

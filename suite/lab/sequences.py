@@ -252,11 +252,15 @@ def fit_sequences(ctxs: list, models: list[nn.Module], task: Task, *, steps: int
     run that never gets there gets ``steps`` (a lower bound), and ``solved`` 0. A model that is solved (with
     ``stop_when_solved``) or diverges stops: it leaves the group and its parameters are not touched again.
 
-    Early stopping, with ``patience``: a model whose validation accuracy has not risen above its best for
+    Early stopping, with ``patience`` (>= 1): a model whose validation accuracy has not risen above its best for
     ``patience`` evaluations in a row stops, and goes back to the parameters of its best evaluation (the first,
-    on ties); its ``val_acc`` and test metrics are those of that checkpoint. ``steps_run`` is when it stopped.
-    Returns each model's final metrics, or for one that diverged a ``Diverged``.
+    on ties); its ``val_acc`` and test metrics are those of that checkpoint. ``steps_run`` is when it stopped. A
+    model that diverges goes back to its best checkpoint too, and reports ``diverged`` 1 (0 for the others).
+    Returns each model's final metrics, or for one that diverged (without ``patience``) a ``Diverged``.
+    Raises ValueError for a patience below 1.
     """
+    if patience is not None and patience < 1:
+        raise ValueError(f"patience must be at least 1 evaluation, got {patience}")
     k_all = range(len(models))
     for m in models:
         m.to(ctxs[0].device).train()
@@ -282,6 +286,8 @@ def fit_sequences(ctxs: list, models: list[nn.Module], task: Task, *, steps: int
             out[k] = failure
 
     def log() -> None:
+        if not alive:  # every member stopped at this step (diverged, say): nothing left to evaluate
+            return
         for k, (val_loss, acc) in zip(list(alive), evaluate([models[k] for k in alive], task, task.val)):
             row = {"val_loss": val_loss, "val_acc": acc}
             window = windows[k]
@@ -292,18 +298,18 @@ def fit_sequences(ctxs: list, models: list[nn.Module], task: Task, *, steps: int
             ctxs[k].log(step, **row)
             window["loss"], window["norm"] = [], []
             val_acc[k] = acc
-            if solve_acc is not None and step > 0 and solved_at[k] is None and acc >= solve_acc:
-                solved_at[k] = step
-                if stop_when_solved:
-                    stop(k)
-                    continue
             if patience is not None:
                 if best[k] is None or acc > best[k][0]:
                     best[k], since_best[k] = (acc, [p.detach().clone() for p in models[k].parameters()]), 0
                 else:
                     since_best[k] += 1
-                    if since_best[k] >= patience:
-                        stop(k)
+            if solve_acc is not None and step > 0 and solved_at[k] is None and acc >= solve_acc:
+                solved_at[k] = step  # this pass is also the best so far: no earlier one reached solve_acc
+                if stop_when_solved:
+                    stop(k)
+                    continue
+            if patience is not None and since_best[k] >= patience:
+                stop(k)
 
     log()
     while step < steps and alive:
@@ -333,6 +339,11 @@ def fit_sequences(ctxs: list, models: list[nn.Module], task: Task, *, steps: int
         opt.step()
         if step % eval_every == 0 or step == steps:
             log()
+    diverged_at = {}
+    if patience is not None:  # a run that diverged after a checkpoint is tested there, and says it diverged
+        for k in k_all:
+            if isinstance(out[k], Diverged) and best[k] is not None:
+                diverged_at[k], out[k] = out[k].step, None
     done = [k for k in k_all if out[k] is None]
     with torch.no_grad():
         for k in done:
@@ -350,4 +361,6 @@ def fit_sequences(ctxs: list, models: list[nn.Module], task: Task, *, steps: int
         if solve_acc is not None:
             out[k] |= {"steps_to_solve": float(solved_at[k] if solved_at[k] is not None else steps),
                        "solved": float(solved_at[k] is not None)}
+        if patience is not None:
+            out[k]["diverged"] = float(k in diverged_at)
     return out
