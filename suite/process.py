@@ -26,9 +26,12 @@ def keep_freed_memory() -> bool:
     on a C library other than glibc (macOS, musl), where nothing changes."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
-    libc = ctypes.CDLL(ctypes.util.find_library("c"))
-    return bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(libc.mallopt(_M_TRIM_THRESHOLD,
-                                                                                      TRIM_THRESHOLD))
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(libc.mallopt(_M_TRIM_THRESHOLD,
+                                                                                          TRIM_THRESHOLD))
+    except (OSError, AttributeError):  # a C library without mallopt: training runs as before, only slower
+        return False
 
 
 def configure(threads: int) -> None:
