@@ -327,7 +327,7 @@ def _run_until_decided(con, abl, args, store, execute_plan):
                                               factors=factors, data_dir=args.data_dir),
         execute_plan, max_seeds=args.max_seeds, on_round=on_round)
     if not (config or factors) and not args.data_dir:  # the tier's own plan: show and report judge it like this
-        store.write_sequential(abl.name, args.tier, abl.code_version,
+        store.write_sequential(abl.name, args.tier, abl.plan_version(args.tier),
                                {"seeds": stop.seeds, "stopped": stop.stopped, "rounds": stop.rounds})
     return result
 
@@ -393,11 +393,17 @@ def cmd_bench(args) -> int:
 
 
 def cmd_baseline(args) -> int:
-    from suite import regress
+    import tempfile
 
-    for path in regress.write_baselines(_selected(args.names), regress.load_dir(args.baselines), _store(args),
-                                        jobs=args.jobs, speed=not args.no_speed):
-        print(f"wrote {path}")
+    from suite import regress
+    from suite.store import Store
+
+    # Retrained from scratch, as `check` retrains: runs reused from the results directory may have trained in other
+    # groups (another tier's seeds, --seeds), and a group's batched kernels round differently.
+    with tempfile.TemporaryDirectory(prefix="suite-baseline-") as tmp:
+        for path in regress.write_baselines(_selected(args.names), regress.load_dir(args.baselines), Store(tmp),
+                                            jobs=args.jobs, speed=not args.no_speed):
+            print(f"wrote {path}")
     return 0
 
 

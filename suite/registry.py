@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import inspect
 import itertools
+import json
 import keyword
 import os
 import pkgutil
@@ -83,6 +84,14 @@ class Ablation:
     def excluded(self, variant: Mapping[str, Any]) -> bool:
         """Whether a variant (factor -> value) matches an ``exclude`` entry, i.e. is never run."""
         return any(all(variant.get(k) in values for k, values in entry.items()) for entry in self.exclude)
+
+    def plan_version(self, tier: str) -> str:
+        """The code version together with what the tier's default plan is made of (its seeds, config and grid, and
+        the exclusions), which the code version leaves out: the key of what is stored about that plan as a whole,
+        such as where ``run --until-decided`` stopped it."""
+        t = self.tiers[tier]
+        payload = [self.code_version, t.seeds, dict(t.config), self.grid(tier), [dict(e) for e in self.exclude]]
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
     def n_variants(self, tier: str) -> int:
         grid = self.grid(tier)

@@ -74,7 +74,7 @@ def stored(abl: Ablation, store: Store, tiers=None, data_dir: str | None = None)
     (``run --until-decided``) is judged at its stopping seed count by the sequential rule."""
     out = {}
     for tier in tiers or TIERS:
-        stop = store.read_sequential(abl.name, tier, abl.code_version)
+        stop = store.read_sequential(abl.name, tier, abl.plan_version(tier))
         specs = plan(abl, tier, seeds=stop["seeds"] if stop else None, devices=DEVICES, data_dir=data_dir)
         result = collect(abl, specs, store, stop)
         if result.records:

@@ -152,22 +152,23 @@ class Store:
                 log.warning("record %s is unreadable (%s) and stays where it is (%s); it is left out",
                             path, exc, err.strerror or err)
 
-    def _sequential(self, ablation: str, tier: str, code_version: str) -> Path:
-        return self.root / ablation / "sequential" / f"{tier}-{code_version}.json"
+    def _sequential(self, ablation: str, tier: str, plan_version: str) -> Path:
+        return self.root / ablation / "sequential" / f"{tier}-{plan_version}.json"
 
-    def write_sequential(self, ablation: str, tier: str, code_version: str, stop: dict) -> Path:
-        """Where ``run --until-decided`` stopped a tier's default plan (seeds, why, rounds): the runs themselves
-        are ordinary records; this says they are judged by the sequential rule at that many seeds."""
-        target = self._sequential(ablation, tier, code_version)
+    def write_sequential(self, ablation: str, tier: str, plan_version: str, stop: dict) -> Path:
+        """Where ``run --until-decided`` stopped a tier's default plan (seeds, why, rounds), under the plan's
+        version (:meth:`suite.registry.Ablation.plan_version`): the runs themselves are ordinary records; this says
+        they are judged by the sequential rule at that many seeds."""
+        target = self._sequential(ablation, tier, plan_version)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             return atomic_write(target, json.dumps(stop, sort_keys=True))
         except OSError as exc:
             raise SuiteError(f"could not write {target}: {exc.strerror or exc}") from None
 
-    def read_sequential(self, ablation: str, tier: str, code_version: str) -> dict | None:
+    def read_sequential(self, ablation: str, tier: str, plan_version: str) -> dict | None:
         try:
-            stop = json.loads(self._sequential(ablation, tier, code_version).read_text())
+            stop = json.loads(self._sequential(ablation, tier, plan_version).read_text())
         except (OSError, ValueError):
             return None
         return stop if isinstance(stop, dict) and isinstance(stop.get("seeds"), int) else None

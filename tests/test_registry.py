@@ -135,7 +135,6 @@ def test_editing_what_only_judges_runs_keeps_the_code_version(tmp_path, monkeypa
     choose them: editing them re-judges or re-plans stored runs instead of re-running them. What the training reads - a config value, the train function,
     a constant that another ablation module imports - still changes the version."""
     from suite import fingerprint
-    from suite.plan import run_key
 
     source = Path("ablations/forget_bias.py").read_text()
     base = fingerprint.code_version(source, "ablations")
@@ -152,8 +151,6 @@ def test_editing_what_only_judges_runs_keeps_the_code_version(tmp_path, monkeypa
     for edited in judging_edits:
         assert edited != source
         assert fingerprint.code_version(edited, "ablations") == base
-    assert run_key("forget_bias", {"steps": 5}, 0, "cpu", "smoke", base) != \
-        run_key("forget_bias", {"steps": 6}, 0, "cpu", "smoke", base)  # a tier's config value is in each key
     assert fingerprint.code_version(source.replace("def train(ctxs):", "def train(ctxs):\n    x = 1", 1),
                                     "ablations") != base
     # recurrent_lag's METRICS and CONFIG: forget_bias borrows the descriptions (an edit re-judges) and the config
@@ -168,6 +165,25 @@ def test_editing_what_only_judges_runs_keeps_the_code_version(tmp_path, monkeypa
     assert fingerprint.code_version(source, "ablations") == base
     edited.write_text(lag.replace("CONFIG = {", "CONFIG = {\"new\": 1, ", 1))
     assert fingerprint.code_version(source, "ablations") != base
+
+
+def test_editing_a_tier_re_plans_stored_runs():
+    """A tier's seed count chooses runs: the runs both plans hold keep their keys. A tier's config value is in each
+    run's key. The plan version, under which --until-decided files where it stopped, changes with either."""
+    from dataclasses import replace
+
+    from suite.plan import plan
+
+    abl = get("forget_bias")
+    smoke = abl.tiers["smoke"]
+    more = replace(abl, tiers={**abl.tiers, "smoke": replace(smoke, seeds=smoke.seeds + 1)})
+    longer = replace(abl, tiers={**abl.tiers, "smoke": replace(smoke, config={**smoke.config, "steps": 6})})
+    keys = {name: {s.key for s in plan(a, "smoke", devices=["cpu"])}
+            for name, a in (("abl", abl), ("more", more), ("longer", longer))}
+    assert keys["abl"] < keys["more"] and not keys["abl"] & keys["longer"]
+    versions = {a.plan_version("smoke") for a in (abl, more, longer)} | {abl.plan_version("quick")}
+    assert len(versions) == 4 and abl.plan_version("smoke") == get("forget_bias").plan_version("smoke")
+    assert replace(abl, exclude=({"lag": (20,)},)).plan_version("smoke") != abl.plan_version("smoke")
 
 
 def test_the_code_version_always_covers_the_engine_modules_that_decide_numbers(tmp_path, monkeypatch):
