@@ -14,7 +14,8 @@ SUITE = ROOT / "suite"
 # (declared, planned, executed, stored, judged, presented).
 LAYERS = [
     ["suite.errors", "suite.files", "suite.leases"],
-    ["suite.declare", "suite.stats", "suite.sequential", "suite.tables", "suite.environment", "suite.progress", "suite.store",
+    ["suite.declare", "suite.stats", "suite.sequential", "suite.tables", "suite.environment", "suite.process", "suite.progress",
+     "suite.store",
      "suite.datasets", "suite.context", "suite.fingerprint"],
     ["suite.lab"],  # the lab: may use the run contract and the data sources, nothing of the engine above them
     ["suite.registry"],
