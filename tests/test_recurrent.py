@@ -351,6 +351,11 @@ def test_early_stopping_tests_a_run_that_diverged_at_its_best_checkpoint():
     assert all(torch.equal(p, b) for p, b in zip(model.parameters(), before))  # back to the first checkpoint
     ((test_loss, test_acc),) = evaluate([model], task, task.test)
     assert (test_loss, test_acc) == (out["test_loss"], out["test_acc"]) and math.isfinite(test_loss)
+    model = SequenceModel("gru", 2, 4, 1)
+    with torch.no_grad():
+        model.out.bias.fill_(float("nan"))  # NaN at the first update, before any gradient norm
+    out = _fit_one(ctx, model, task, steps=5, lr=0.01, batch_size=8, clip=1.0, eval_every=1, patience=3)
+    assert out["diverged"] == 1 and out["steps_run"] == 1 and math.isnan(out["grad_norm_median"])
     with pytest.raises(ValueError, match="patience must be at least 1"):
         _fit_one(ctx, model, task, steps=5, lr=0.01, batch_size=8, clip=1.0, patience=0)
 

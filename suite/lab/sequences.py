@@ -339,11 +339,12 @@ def fit_sequences(ctxs: list, models: list[nn.Module], task: Task, *, steps: int
         opt.step()
         if step % eval_every == 0 or step == steps:
             log()
-    diverged_at = {}
+    diverged = set()
     if patience is not None:  # a run that diverged after a checkpoint is tested there, and says it diverged
         for k in k_all:
             if isinstance(out[k], Diverged) and best[k] is not None:
-                diverged_at[k], out[k] = out[k].step, None
+                diverged.add(k)
+                out[k] = None
     done = [k for k in k_all if out[k] is None]
     with torch.no_grad():
         for k in done:
@@ -353,14 +354,15 @@ def fit_sequences(ctxs: list, models: list[nn.Module], task: Task, *, steps: int
                     p.copy_(saved)
     tests = dict(zip(done, evaluate([models[k] for k in done], task, task.test))) if done else {}
     for k in done:
-        all_norms = torch.tensor(norms[k])
+        # Empty for a run that diverged at its first update (tested at its initial checkpoint): NaN, not an error.
+        all_norms = torch.tensor(norms[k]) if norms[k] else torch.tensor([float("nan")])
         out[k] = {"test_loss": tests[k][0], "test_acc": tests[k][1], "val_acc": val_acc[k],
                   "steps_run": float(stopped_at[k]),
                   "grad_norm_median": all_norms.median().item(),
-                  "clipped_frac": (all_norms > clip).float().mean().item()}
+                  "clipped_frac": float("nan") if not norms[k] else (all_norms > clip).float().mean().item()}
         if solve_acc is not None:
             out[k] |= {"steps_to_solve": float(solved_at[k] if solved_at[k] is not None else steps),
                        "solved": float(solved_at[k] is not None)}
         if patience is not None:
-            out[k]["diverged"] = float(k in diverged_at)
+            out[k]["diverged"] = float(k in diverged)
     return out
