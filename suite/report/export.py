@@ -1,5 +1,7 @@
 """The tidy tables as CSV or parquet files, for people's own analysis: ``<out>/tables/<ablation>/<table>.<fmt>``
-and ``<out>/tables/claims.<fmt>`` with one row per claim and tier."""
+and ``<out>/tables/claims.<fmt>`` with one row per claim and tier. The long tables (``LONG``: one row per run,
+metric and step or layer; tens of megabytes at the quick tier) are gzip-compressed CSV, ``<table>.csv.gz``, which
+``pandas.read_csv`` reads as it is; the short ones stay plain CSV, to open in a spreadsheet."""
 
 from __future__ import annotations
 
@@ -13,6 +15,9 @@ from suite import present
 from suite.results import Result
 
 TABLES = ("runs", "metrics", "curves", "probes", "summary", "hypotheses", "devices")
+LONG = frozenset({"metrics", "curves", "probes"})
+# A fixed timestamp (and no file name) in the gzip header: the same tables give the same bytes.
+GZIP = {"method": "gzip", "mtime": 0, "compresslevel": 6}
 CLAIM_COLUMNS = ["ablation", "section", "claim", "tier", "verdict", "verdicts_by_device", "core_reproduced",
                  "core_tested", "mechanism_reproduced", "mechanism_tested", "secondary_reproduced",
                  "secondary_tested", "sanity_passed", "sanity_checked",
@@ -47,9 +52,16 @@ def claims(results: dict) -> pd.DataFrame:
 
 
 def _write(df: pd.DataFrame, path: Path, fmt: str) -> Path:
-    path = path.with_suffix(f".{fmt}")
     if fmt == "csv":
-        return atomic_write(path, lambda fh: df.to_csv(fh, index=False))
+        plain, packed = path.with_name(f"{path.name}.csv"), path.with_name(f"{path.name}.csv.gz")
+        if path.name in LONG:
+            written = atomic_write(packed, lambda fh: df.to_csv(fh, index=False, compression=GZIP))
+        else:
+            written = atomic_write(plain, lambda fh: df.to_csv(fh, index=False))
+        # The same table in the other form, from an earlier export into this directory, would now be stale.
+        (packed if written == plain else plain).unlink(missing_ok=True)
+        return written
+    path = path.with_name(f"{path.name}.{fmt}")
     try:
         import pyarrow  # noqa: F401  (pandas writes parquet through it)
     except ImportError:
