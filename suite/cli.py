@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="html,pdf", help="comma-separated: html, pdf, csv, parquet (default html,pdf)")
     p.add_argument("--out", default="reports", metavar="DIR", help="output directory (default: reports/)")
     p.add_argument("--tier", help="report only this tier (default: every tier with results)")
+    p.add_argument("--compare", metavar="FILE", help="say what changed since this earlier report's verdicts.json "
+                   "(default: the one already in --out, if any)")
     p.add_argument("--data-dir", metavar="DIR", help="report the runs that read their data from DIR")
     _common(p)
 
@@ -433,7 +435,7 @@ def cmd_report(args) -> int:
     from suite.report import build_reports
 
     build_reports(args.names, formats=args.format, out=args.out, tier=args.tier, results=args.results,
-                  data_dir=args.data_dir)
+                  data_dir=args.data_dir, compare=args.compare)
     return 0
 
 

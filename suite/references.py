@@ -9,7 +9,7 @@ import itertools
 
 import pandas as pd
 
-from suite import present, tables
+from suite import present, tables, verdicts
 from suite.registry import Ablation
 from suite.results import Result
 
@@ -36,7 +36,8 @@ def _direction(abl: Ablation, result: Result) -> dict[int, str]:
     for (i, r), (j, s) in itertools.combinations(refs, 2):
         if r.source != s.source or r.metric != s.metric or r.value == s.value:
             continue
-        ours_r, ours_s = _our_mean(result, r.metric, dict(r.where)), _our_mean(result, s.metric, dict(s.where))
+        ours_r = _our_mean(result, r.metric, _tuned_where(abl, result, r.metric, dict(r.where))[0])
+        ours_s = _our_mean(result, s.metric, _tuned_where(abl, result, s.metric, dict(s.where))[0])
         if ours_r != ours_r or ours_s != ours_s or ours_r == ours_s:
             continue
         same = (r.value > s.value) == (ours_r > ours_s)
@@ -46,6 +47,37 @@ def _direction(abl: Ablation, result: Result) -> dict[int, str]:
             for i, v in out.items()}
 
 
+def _selection(abl: Ablation, metric: str) -> dict[str, tuple[str, float | None]]:
+    """Factor -> (selection metric, fraction or None) of the factors the hypotheses tune, preferring the tuning of
+    a hypothesis on ``metric``: each arm is quoted at the setting its verdicts compare."""
+    out: dict = {}
+    for hyp in sorted(abl.hypotheses, key=lambda h: h.metric != metric):
+        for f, m in hyp.best.items():
+            out.setdefault(f, (m, None))
+        for f, (m, frac) in hyp.top.items():
+            out.setdefault(f, (m, frac))
+    return out
+
+
+def _tuned_where(abl: Ablation, result: Result, metric: str, where: dict) -> tuple[dict, str]:
+    """``where`` narrowed to the tuned settings of the runs it matches, and a note naming them ('' if none)."""
+    metrics = result.metrics
+    if metrics.empty or any(k not in metrics for k in where):
+        return where, ""
+    rows = metrics[(metrics["status"] == "ok") & tables.select(metrics, where)]
+    narrowed, notes = dict(where), []
+    for factor, (selector, frac) in _selection(abl, metric).items():
+        if factor in where or factor not in rows or rows[factor].nunique() < 2:
+            continue
+        keep = verdicts.choose(rows, factor, selector, frac)
+        if not keep:
+            continue
+        rows = rows[rows[factor].isin(keep)]
+        narrowed[factor] = keep[0] if frac is None else keep
+        notes.append(f"{factor}={keep[0] if frac is None else f'best {len(keep)}'} by {selector.lstrip('-')}")
+    return narrowed, ("at its best " + ", ".join(notes)) if notes else ""
+
+
 def rows(abl: Ablation, result: Result) -> list[dict]:
     """One row per reference: source, their setting and value (with unit), the variant, our mean [95% CI] over
     seeds (pooled over the variants it matches), the direction against the source's other variants, what differs,
@@ -53,16 +85,20 @@ def rows(abl: Ablation, result: Result) -> list[dict]:
     direction = _direction(abl, result)
     out = []
     for i, ref in enumerate(abl.references):
-        ours = _ours(result.judgement.summary, ref.metric, dict(ref.where))
+        where, tuned = _tuned_where(abl, result, ref.metric, dict(ref.where))
+        ours = _ours(result.judgement.summary, ref.metric, where)
+        note = f"; {tuned}" if tuned else ""
         if len(ours) == 1:
             r = ours.iloc[0]
-            mine = present.ci(r["mean"], r["ci_low"], r["ci_high"]) + f" (n {int(r['n'])})"
+            mine = present.interval(abl, ref.metric, r["mean"], r["ci_low"], r["ci_high"]) + f" (n {int(r['n'])}{note})"
         elif len(ours):
-            mine = f"{present.fmt(_our_mean(result, ref.metric, dict(ref.where)))} (mean of {len(ours)} variants)"
+            mine = (f"{present.value(abl, ref.metric, _our_mean(result, ref.metric, where))} "
+                    f"(mean of {len(ours)} variants{note})")
         else:
             mine = "not run"
         out.append({"source": ref.source, "setting": ref.setting, "metric": ref.metric,
                     "variant": ", ".join(f"{k}={v}" for k, v in ref.where.items()) or "all runs",
-                    "theirs": present.fmt(float(ref.value)) + (f" {ref.unit}" if ref.unit else ""), "ours": mine,
+                    "theirs": (present.value(abl, ref.metric, float(ref.value)) if present.is_percent(abl, ref.metric)
+                               else present.fmt(float(ref.value)) + (f" {ref.unit}" if ref.unit else "")), "ours": mine,
                     "direction": direction.get(i, ""), "differs": ref.differs, "verified": ref.verified})
     return out

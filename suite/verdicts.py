@@ -126,15 +126,23 @@ def _setting_means(side: pd.DataFrame, factor: str, metric: str, tune_seeds: int
     return (-means if metric.startswith("-") else means).sort_values(ascending=False, kind="stable")
 
 
+def choose(side: pd.DataFrame, factor: str, metric: str, frac: float | None = None,
+           tune_seeds: int | None = None) -> list:
+    """The values of ``factor`` that a side (its rows of a metrics table, one stratum) keeps: the one with the best
+    mean over seeds of ``metric`` (``frac`` None, as ``best=``), or its best fraction ``frac`` of them (as ``top=``),
+    best first; empty when no value has a finite mean. The report's figures draw tuned factors with it."""
+    ranked = _setting_means(side, factor, metric, tune_seeds)
+    return list(ranked.index[:1] if frac is None else ranked.index[:max(1, math.ceil(frac * len(ranked)))])
+
+
 def _tune(side: pd.DataFrame, hyp: Hypothesis, tune_seeds: int | None = None) -> tuple[pd.DataFrame, dict]:
     """Keep the side's runs (of one stratum) at the factor values it chooses: the best one (``best``) or the best
     fraction (``top``), ranked by the side's own mean of the selection metric (over the first ``tune_seeds``)."""
     chosen = {}
     for factor, (metric, frac) in [*((f, (m, None)) for f, m in hyp.best.items()), *hyp.top.items()]:
-        ranked = _setting_means(side, factor, metric, tune_seeds)
-        if ranked.empty:
+        keep = choose(side, factor, metric, frac, tune_seeds)
+        if not keep:
             return side.iloc[:0], chosen
-        keep = list(ranked.index[:1] if frac is None else ranked.index[:max(1, math.ceil(frac * len(ranked)))])
         chosen[factor] = keep[0] if frac is None else sorted(keep)
         side = side[side[factor].isin(keep)]
     return side, chosen

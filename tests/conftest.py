@@ -21,3 +21,25 @@ def run_cli(*args: str, results: Path | None = None, timeout: float = 300, env: 
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def report_build(tmp_path_factory):
+    """One real smoke-tier store (vanishing_gradients and two toy claims) and the report built from it (HTML, PDF,
+    CSV), shared by the report tests: {"results", "out", "env"}."""
+    import textwrap
+
+    from tests.toys import EARLY, TOY
+
+    base = tmp_path_factory.mktemp("report")
+    (base / "user").mkdir()
+    (base / "user" / "toy_report.py").write_text(textwrap.dedent(TOY))
+    (base / "user" / "toy_early.py").write_text(textwrap.dedent(EARLY))
+    env = {"SUITE_ABLATIONS": str(base / "user")}
+    results, out = base / "results", base / "out"
+    for name, jobs in (("vanishing_gradients", "2"), ("toy_report", "1"), ("toy_early", "1")):
+        ran = run_cli("run", name, "--tier", "smoke", "--no-progress", "--jobs", jobs, results=results, env=env)
+        assert ran.returncode == 0, ran.stderr
+    rep = run_cli("report", "--out", str(out), "--format", "html,pdf,csv", results=results, env=env)
+    assert rep.returncode == 0, rep.stderr
+    return {"results": results, "out": out, "env": env, "stdout": rep.stdout}

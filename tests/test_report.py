@@ -2,10 +2,10 @@
 
 import base64
 import csv
-import textwrap
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
+import pandas as pd
 import pytest
 
 from suite import verdicts
@@ -14,42 +14,8 @@ from suite.registry import TIERS, discover
 from suite.store import Store
 from tests.conftest import run_cli
 
-# A second claim, run beside vanishing_gradients, that exercises what a report must cope with: one arm always
-# diverges, and one hypothesis needs an arm that the smoke tier leaves out ("not run").
-TOY = '''
-from suite.context import Diverged
-from suite.declare import Greater, Param, Path, Reference, Tier
-from suite.registry import ablation
-
-
-@ablation(name="toy_report", section="0.1", claim="Arm b scores higher than arm a.", data=None,
-          config={"epochs": Param(4, min=1)}, factors={"arm": ["a", "b", "c"], "boom": [False, True]},
-          metrics={"score": "score after training (points)"},
-          hypotheses=[Greater("score", a={"arm": "b"}, b={"arm": "a"}, where={"boom": False}),
-                      Greater("score", a={"arm": "c"}, b={"arm": "a"}, where={"boom": False}),
-                      Greater("score", a={"arm": "b"}, b={"arm": "a"}, top={"boom": ("score", 0.5)})],
-          tiers={"smoke": Tier(seeds=3, factors={"arm": ["a", "b"]}), "quick": Tier(seeds=3), "full": Tier(seeds=3)},
-          figures=[Path(x="x1", y="x2")],
-          references=[Reference(source="Toy and Model (2001)", metric="score", value=8.0,
-                                where={"arm": "b", "boom": False})])
-def train(ctxs):
-    return [_train(ctx) for ctx in ctxs]
-
-
-def _train(ctx):
-    slope = {"a": 1.0, "b": 2.0, "c": 3.0}[ctx.cfg.arm]
-    for epoch in range(ctx.cfg.epochs + 1):
-        if ctx.cfg.boom and epoch == 2:
-            return Diverged(epoch, f"loss became nan at step {epoch}")
-        ctx.log(epoch, score=slope * epoch + 0.1 * ctx.seed, x1=0.5 ** epoch, x2=(-0.5) ** epoch * slope)
-        ctx.probe([{"layer": i, "stat": "weight_norm", "value": slope * i + ctx.seed} for i in (1, 2, 3)],
-                  epoch=epoch, step=epoch)
-    return {"score": slope * ctx.cfg.epochs + 0.1 * ctx.seed}
-'''
-
-
 class _Page(HTMLParser):
-    """Ablation sections with their figures and texts, and the summary table's rows."""
+    """Ablation sections with their figures and texts, and the rows of the front page's claim matrix."""
 
     def __init__(self):
         super().__init__()
@@ -60,12 +26,12 @@ class _Page(HTMLParser):
         a = dict(attrs)
         if tag == "section" and "ablation" in a.get("class", "").split():
             self._section = self.sections.setdefault(a["data-ablation"], {"figures": [], "text": []})
-        elif tag == "tr" and "data-ablation" in a:
+        elif "data-ablation" in a and "claim-row" in a.get("class", "").split():  # a row of the front page's matrix
             self.summary.append(a)
         elif tag == "h2" and "toc-title" not in a.get("class", ""):
             self.h2 += 1
         elif tag == "figure" and self._section is not None:
-            self._figure = {"src": None, "caption": ""}
+            self._figure = {"src": None, "caption": "", "forest": "forest" in a.get("class", "").split()}
             self._section["figures"].append(self._figure)
         elif tag == "img" and self._figure is not None:
             self._figure["src"] = a.get("src")
@@ -94,20 +60,10 @@ def _stored_claims(results) -> dict:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    base = tmp_path_factory.mktemp("report")
-    (base / "user").mkdir()
-    (base / "user" / "toy_report.py").write_text(textwrap.dedent(TOY))
-    env = {"SUITE_ABLATIONS": str(base / "user")}
-    results, out = base / "results", base / "out"
-    for name, jobs in (("vanishing_gradients", "2"), ("toy_report", "1")):  # the toy's runs take no time
-        ran = run_cli("run", name, "--tier", "smoke", "--no-progress", "--jobs", jobs, results=results, env=env)
-        assert ran.returncode == 0, ran.stderr
-    rep = run_cli("report", "--out", str(out), "--format", "html,pdf,csv", results=results, env=env)
-    assert rep.returncode == 0, rep.stderr
+def built(report_build):
     page = _Page()
-    page.feed((out / "report.html").read_text(encoding="utf-8"))
-    return {"results": results, "out": out, "env": env, "page": page, "stdout": rep.stdout}
+    page.feed((report_build["out"] / "report.html").read_text(encoding="utf-8"))
+    return {**report_build, "page": page}
 
 
 @pytest.fixture
@@ -120,7 +76,7 @@ def test_html_has_a_section_per_ablation_with_figures_for_those_run(built, user_
     page = built["page"]
     assert set(page.sections) == set(user_ablations)
     claims = _stored_claims(built["results"])
-    assert {name for name, _ in claims} == {"vanishing_gradients", "toy_report"}
+    assert {name for name, _ in claims} == {"vanishing_gradients", "toy_report", "toy_early"}
     for name, section in page.sections.items():
         text = " ".join(" ".join(section["text"]).split())
         if any(n == name for n, _ in claims):
@@ -138,7 +94,9 @@ def test_html_has_a_section_per_ablation_with_figures_for_those_run(built, user_
     assert "A: boom={False} | B: boom={False}" in toy  # each side's best half of boom: the arm that never diverged
     assert " nan " not in f" {toy} "
     assert "Toy and Model (2001)" in toy  # its declared reference number, beside ours
-    assert "Trajectories" in page.sections["toy_report"]["figures"][0]["caption"]  # its declared figure comes first
+    first, declared = page.sections["toy_report"]["figures"][:2]
+    assert first["forest"] and "Every tested hypothesis" in first["caption"]  # the claim's forest plot opens it
+    assert "Trajectories" in declared["caption"]  # then its declared figure, before the common ones
 
 
 def test_summary_table_matches_the_stored_verdicts(built, user_ablations):
@@ -168,6 +126,19 @@ def test_pdf_has_a_bookmark_per_section_and_each_claims_verdict(built, user_abla
         assert name in text and all(v in text for v in expected), name
 
 
+def test_pdf_length_is_proportionate(built, user_ablations):
+    """A generous bound that a table broken into a page per row, or a figure spread over pages, would exceed:
+    front matter, a few pages per claim with results and its figures, and the few a claim not run needs for
+    its description and hypotheses."""
+    from pypdf import PdfReader
+
+    pages = len(PdfReader(built["out"] / "report.pdf").pages)
+    ran = {name for name, _ in _stored_claims(built["results"])}
+    figures = sum(len(s["figures"]) for s in built["page"].sections.values())
+    bound = 6 + 4 * len(ran) + 3 * len(set(user_ablations) - ran) + figures
+    assert pages <= bound, f"{pages} pages for {len(ran)} claims with results and {figures} figures (at most {bound})"
+
+
 def test_csv_tables(built):
     tables = built["out"] / "tables"
     with open(tables / "claims.csv", newline="") as fh:
@@ -177,14 +148,24 @@ def test_csv_tables(built):
             "devices"} <= set(rows[0])
     vg = next(r for r in rows if r["ablation"] == "vanishing_gradients")
     assert int(vg["core_tested"]) >= 1 and vg["rule"] == "fixed seeds"
-    assert {(r["ablation"], r["tier"]) for r in rows} == {("vanishing_gradients", "smoke"), ("toy_report", "smoke")}
-    for table, columns in {"metrics": {"key", "seed", "device", "activation", "depth", "metric", "value"},
-                           "curves": {"key", "activation", "epoch", "metric", "value"},
-                           "probes": {"key", "layer", "stat", "value"},
-                           "hypotheses": {"hypothesis", "role", "verdict", "p_adj", "tier"},
-                           "runs": {"key", "status", "wall_s"}}.items():
+    assert {(r["ablation"], r["tier"]) for r in rows} == {("vanishing_gradients", "smoke"), ("toy_report", "smoke"),
+                                                          ("toy_early", "smoke")}
+    for table, columns in {"hypotheses": {"hypothesis", "role", "verdict", "p_adj", "tier"},
+                           "runs": {"key", "status", "wall_s"}}.items():  # short: plain CSV
         with open(tables / "vanishing_gradients" / f"{table}.csv", newline="") as fh:
             assert columns <= set(next(csv.reader(fh))), table
+    runs = pd.read_csv(tables / "vanishing_gradients" / "runs.csv")
+    for table, columns in {"metrics": {"key", "seed", "device", "activation", "depth", "metric", "value"},
+                           "curves": {"key", "activation", "epoch", "metric", "value"},
+                           "probes": {"key", "layer", "stat", "value"}}.items():  # long: gzip-compressed, tidy
+        path = tables / "vanishing_gradients" / f"{table}.csv.gz"
+        assert not path.with_suffix("").exists(), table
+        raw = path.read_bytes()
+        assert raw[:2] == b"\x1f\x8b" and raw[4:8] == bytes(4), table  # gzip, with a fixed timestamp
+        df = pd.read_csv(path)
+        assert columns <= set(df.columns) and len(df), table
+        assert set(df["key"]) <= set(runs["key"]) and df["value"].notna().any(), table
+    assert not list(tables.rglob("*.tmp"))  # written through temporary files, renamed into place
 
 
 def test_bad_format_and_unknown_ablation_are_one_line_errors(cli, tmp_path):

@@ -7,6 +7,7 @@ part of its declaration (:mod:`suite.declare`). Plotting and PDF libraries are i
 from __future__ import annotations
 
 import gc
+import json
 import time
 from pathlib import Path
 
@@ -26,10 +27,11 @@ def _formats(text: str) -> list[str]:
 
 def _ablations(names: list[str]):
     from suite.registry import discover, get
+    from suite.report.glance import book_order
 
     if not names or "all" in names:
-        return [abl for _, abl in sorted(discover().items())]
-    return [get(n) for n in dict.fromkeys(names)]
+        return sorted(discover().values(), key=book_order)
+    return sorted((get(n) for n in dict.fromkeys(names)), key=book_order)
 
 
 def _require(*modules: str) -> None:
@@ -48,11 +50,13 @@ def _size(path: Path) -> str:
 
 def build_reports(names: list[str], *, formats: str = "html,pdf", out: str | Path = "reports",
                   tier: str | None = None, results: str | Path | None = None,
-                  data_dir: str | Path | None = None) -> list[Path]:
+                  data_dir: str | Path | None = None, compare: str | Path | None = None) -> list[Path]:
     """Build ``formats`` (comma-separated: html, pdf, csv, parquet) for the named ablations (all when none are
-    named), from the results directory ``results`` (default: the usual one) for the data in ``data_dir``
-    (default: the data cache), into ``out``; prints what it wrote
-    and returns the paths. Raises UsageError for an unknown format or tier, SuiteError when a format cannot be made."""
+    named, in the book's order), from the results directory ``results`` (default: the usual one) for the data in
+    ``data_dir`` (default: the data cache), into ``out``, with ``out/verdicts.json`` (every verdict and effect);
+    the HTML and PDF say what changed since ``compare`` (a previous report's verdicts.json; default: the one
+    already in ``out``, if any). Prints what it wrote and returns the paths. Raises UsageError for an unknown
+    format or tier or an unreadable ``compare``, SuiteError when a format cannot be made."""
     from suite.registry import TIERS
     from suite.results import stored
     from suite.store import Store
@@ -62,6 +66,9 @@ def build_reports(names: list[str], *, formats: str = "html,pdf", out: str | Pat
     if tier is not None and tier not in TIERS:
         raise UsageError(f"unknown tier {tier!r}; tiers: {', '.join(TIERS)}")
     ablations = _ablations(names)
+    from suite.report import changes
+
+    before = changes.load(Path(compare) if compare else Path(out) / changes.NAME, required=compare is not None)
     if {"html", "pdf"} & set(formats):
         _require("jinja2", "matplotlib", "seaborn")
     if "pdf" in formats:
@@ -80,20 +87,24 @@ def build_reports(names: list[str], *, formats: str = "html,pdf", out: str | Pat
     gc.freeze()
 
     written: list[Path] = []
+    now = changes.snapshot(results)
+    moved = changes.compare(before, now, {a.name: a for a in ablations}) if before else None
     try:
         if {"html", "pdf"} & set(formats):
-            from suite.report import figures, html
+            from suite.report import figures, forest, html
 
             # Figures of each ablation's largest tier only: smaller tiers check the machinery, and every
             # figure costs time twice (drawn here, painted again into the PDF).
             drawn = {(abl.name, t): figures.draw(r) if t == max(results[abl.name], key=TIERS.index)
                      else [] for abl in ablations for t, r in results[abl.name].items()}
-            page = html.render(ablations, results, drawn, tier)
+            forests = {(abl.name, t): forest.draw(r) for abl in ablations for t, r in results[abl.name].items()}
+            page = html.render(ablations, results, drawn, tier, forests, moved)
             if "html" in formats:
                 written.append(atomic_write(out / "report.html", page))
             if "pdf" in formats:
                 pdf.write(page, out / "report.pdf")
                 written.append(out / "report.pdf")
+        written.append(atomic_write(out / changes.NAME, json.dumps(now, indent=1) + "\n"))
         for fmt in ("csv", "parquet"):
             if fmt in formats:
                 from suite.report import export
@@ -108,7 +119,7 @@ def build_reports(names: list[str], *, formats: str = "html,pdf", out: str | Pat
     for path in written:
         if path.suffix in (".html", ".pdf"):
             print(f"wrote {path} ({_size(path)})")
-    tables = [p for p in written if p.suffix in (".csv", ".parquet")]
+    tables = [p for p in written if p.name.endswith((".csv", ".csv.gz", ".parquet"))]
     if tables:
         print(f"wrote {len(tables)} table{'s' if len(tables) != 1 else ''} under {out / 'tables'}")
     print(f"{len(ablations)} ablations, {ran} with stored results, in {time.perf_counter() - started:.1f} s")

@@ -15,13 +15,10 @@ import suite
 from suite import present, references, results
 from suite.present import fmt
 from suite.registry import Ablation
+from suite.report import glance
+from suite.report.glance import SYMBOLS
 from suite.results import Result
 from suite.stats import ALPHA
-
-SYMBOLS = {"reproduced": "\u2713", "contradicted": "\u2717", "inconclusive": "?", "not run": "\u2013", "failed": "!",
-           "pass": "\u2713", "fail": "\u2717", "reproduced with exceptions": "\u2713", "mixed": "\u00b1",
-           "not reproduced": "\u2717", "not enough evidence": "?", "differs by device": "\u2260"}
-
 
 def badge(verdict: str):
     from markupsafe import Markup, escape
@@ -66,11 +63,31 @@ def _span(records: list[dict]) -> str | None:
     return first if first == last else f"{first} to {last}"
 
 
+# The statistics table in the report: the verdict beside the number, so that it stays in view on a phone.
+STATS_COLUMNS = ("H", "verdict", "role", "device", "A \u2212 B [95% CI]", "p Holm", "mean A", "mean B", "n A/B", "test",
+                 "effect size", "p", "margin", "tuned")
+
+
+def _cell(text, number):
+    """A table cell that sorts by ``number`` (finite numbers only)."""
+    if isinstance(number, (int, float)) and not isinstance(number, bool) and number == number and abs(number) != float("inf"):
+        return {"text": text, "sort": repr(float(number))}
+    return text
+
+
 def stats_table(result: Result) -> dict:
-    """The numbers behind each hypothesis, one row per (hypothesis, device)."""
+    """The numbers behind each tested hypothesis, one row per (hypothesis, device); those not run are listed
+    apart, and each tested one that did not reproduce says why."""
     columns, rows = present.hypothesis_table(result.abl, result.judgement.hypotheses)
-    return {"columns": columns,
-            "rows": [[badge(r[c]) if c == "verdict" else r[c] for c in columns] for r in rows]}
+    shown = [c for c in STATS_COLUMNS if c in columns]
+    tested = [r for r in rows if r["verdict"] not in ("not run", "failed")]
+    not_run = [r for r in rows if r["verdict"] in ("not run", "failed")]
+    return {"columns": shown,
+            "rows": [[badge(r[c]) if c == "verdict" else _cell(r[c], r["sort"].get(c)) for c in shown]
+                     for r in tested],
+            "why": [{"H": r["H"] + (f" ({r['device']})" if r["device"] != "-" else ""), "verdict": r["verdict"],
+                     "text": r["why"]} for r in tested if r["why"] and r["verdict"] != "reproduced"],
+            "not_run": [{"H": r["H"], "verdict": r["verdict"], "text": r["why"]} for r in not_run]}
 
 
 def setup_table(abl: Ablation, result: Result) -> list[tuple[str, str]]:
@@ -156,34 +173,20 @@ def profile_view(result: Result) -> dict:
     """The claim's profile: the line, and each exception."""
     p = result.judgement.profile
     return {"line": present.profile_line(result),
-            "exceptions": [present.exception(e) for e in p.exceptions] if p else []}
+            "exceptions": [present.exception(e, result.abl) for e in p.exceptions] if p else []}
 
 
-def tier_view(abl: Ablation, result: Result, figures: list, figures_tier: str) -> dict:
+def tier_view(abl: Ablation, result: Result, figures: list, figures_tier: str, forest) -> dict:
     j = result.judgement
     return {"tier": result.tier, "id": f"{abl.name}-{result.tier}", "verdict": j.claim, "badge": badge(j.claim),
             "by_device": present.by_device(j.claims), "setup": setup_table(abl, result), "stats": stats_table(result),
             "unfinished": unfinished_table(result), "devices": devices_section(abl, result),
             "references": references_table(abl, result), "figures": figures, "figures_tier": figures_tier,
-            "profile": profile_view(result)}
-
-
-def summary_row(abl: Ablation, result: Result | None) -> dict:
-    row = {"name": abl.name, "section": abl.section, "claim": abl.claim, "tier": result.tier if result else "-"}
-    if result is None:
-        return row | {"verdict": "not run", "badge": badge("not run"), "effect": "-", "seeds": "-",
-                      "devices": "-", "runs": "0"}
-    p = result.judgement.profile
-    effect = p.counts() if p else "-"
-    if p and p.exceptions:
-        effect += "; exceptions: " + "; ".join(present.exception(e) for e in p.exceptions)
-    if result.judgement.claim == "failed":
-        effect = f"first error: {result.judgement.first_error}"
-    seeds = f"{result.seeds} seed" + ("s" if result.seeds != 1 else "")
-    if result.sequential:
-        seeds += f" ({result.sequential})"
-    return row | {"verdict": result.judgement.claim, "badge": badge(result.judgement.claim), "effect": effect,
-                  "seeds": seeds, "devices": ", ".join(result.devices), "runs": f"{len(result.records)} of {result.planned}"}
+            "profile": profile_view(result), "takeaway": glance.takeaway(result),
+            "setting": f"{glance.data_words(abl, result.tier)}; {abl.tiers[result.tier].about or result.tier}",
+            "run_cmd": f"python -m suite run {abl.name} --tier {result.tier}"
+                       + (f" --seeds {result.seeds}" if result.seeds != abl.tiers[result.tier].seeds else ""),
+            "forest": forest}
 
 
 def environment_table(records: list[dict]) -> dict:
@@ -197,30 +200,38 @@ def environment_table(records: list[dict]) -> dict:
             "rows": [[c.replace("_", " "), *env[c].astype(str)] for c in cols]}
 
 
-def render(ablations: list[Ablation], by_name: dict, figures: dict, tier_filter: str | None) -> str:
-    """The whole report page. ``by_name``: name -> tier -> Result; ``figures``: (name, tier) -> figures."""
+def render(ablations: list[Ablation], by_name: dict, figures: dict, tier_filter: str | None,
+           forests: dict | None = None, changes: dict | None = None) -> str:
+    """The whole report page. ``by_name``: name -> tier -> Result; ``figures``: (name, tier) -> figures;
+    ``forests``: (name, tier) -> the forest plot or None; ``changes``: :func:`suite.report.changes.compare`."""
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("suite.report", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True,
                              lstrip_blocks=True, undefined=jinja2.StrictUndefined)
-    sections, summary, records = [], [], []
+    forests = forests or {}
+    sections, records = [], []
     for abl in ablations:
         tiers = by_name[abl.name]
         drawn_tier = next((t for t in tiers if figures[abl.name, t]), None)
         run_cmd = f"python -m suite run {abl.name}" + (f" --tier {tier_filter}" if tier_filter else "")
         sections.append({"name": abl.name, "section": abl.section, "claim": abl.claim, "about": paragraphs(abl.about),
                          "hypotheses": [h.describe() for h in abl.hypotheses], "metrics": list(abl.metrics.items()),
-                         "tiers": [tier_view(abl, r, figures[abl.name, t], drawn_tier) for t, r in tiers.items()],
+                         "tiers": [tier_view(abl, r, figures[abl.name, t], drawn_tier, forests.get((abl.name, t)))
+                                   for t, r in tiers.items()],
                          "run_cmd": run_cmd})
-        summary += [summary_row(abl, r) for r in tiers.values()] or [summary_row(abl, None)]
         records += [rec for r in tiers.values() for rec in r.records]
     counter = itertools.count(1)
-    for s in sections:  # figures are numbered through the report
+    for s in sections:  # figures are numbered through the report, each claim's forest plot first
         for t in s["tiers"]:
-            t["figures"] = [{"n": next(counter), "uri": f.uri, "caption": f.caption} for f in t["figures"]]
+            drawn = ([t["forest"]] if t["forest"] else []) + list(t["figures"])
+            numbered = [{"n": next(counter), "uri": f.uri, "caption": f.caption} for f in drawn]
+            t["forest"], t["figures"] = (numbered[0], numbered[1:]) if t["forest"] else (None, numbered)
+    matrix = glance.rows(ablations, by_name)
+    for row in matrix:
+        row["badge"] = badge(row["verdict"])
     return env.get_template("report.html.j2").render(
         version=suite.__version__, generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        runs_span=_span(records), n_runs=len(records), alpha=ALPHA,
-        summary=summary, sections=sections, environment=environment_table(records),
-        verdict_counts=pd.Series([r["verdict"] for r in summary]).value_counts().to_dict())
+        runs_span=_span(records), n_runs=len(records), alpha=ALPHA, matrix=matrix, lede=glance.lede(matrix),
+        sections=sections, environment=environment_table(records), changes=changes,
+        legend=[(v, badge(v)) for v in ("reproduced", "inconclusive", "contradicted", "not run", "pass")])
