@@ -30,7 +30,7 @@ def _rows(result: Result) -> pd.DataFrame:
 
 def _label(abl, metric: str) -> str:
     about = abl.describe(metric).split(";")[0].split(":")[0].replace(" (fraction)", "")
-    about = about if len(about) <= 60 else about[:57] + "..."
+    about = about if len(about) <= 80 else about[:77] + "..."
     return f"A \u2212 B: {about}" + (" (percentage points)" if present.is_percent(abl, metric) else "")
 
 
@@ -79,11 +79,12 @@ def draw(result: Result) -> Figure | None:
         ax.set_ylim(-0.6, len(sub) - 0.4)
         ax.grid(axis="y", visible=False)
         finite = np.asarray([x for x in xs if np.isfinite(x)], float)
-        nonzero = np.abs(finite[finite != 0])
-        if nonzero.size and nonzero.max() / nonzero.min() > 100:  # medians of 10^1 to 10^5 steps: see both
-            ax.set_xscale("symlog", linthresh=float(nonzero.min()))
+        steps = np.abs(finite[finite != 0])
+        if (sub["kind"] == "censored").all() and steps.size and steps.max() / max(steps.min(), 1.0) > 100:
+            # medians of 10^2 to 10^5 steps: on a linear axis the small differences vanish into zero
+            ax.set_xscale("symlog", linthresh=max(float(steps.min()), 1.0))
             pad = 3.0  # a factor on a log axis: symlog's own limits cut the extreme markers in half
-            ax.set_xlim(min(finite.min() * pad, -nonzero.min()), max(finite.max() * pad, nonzero.min()))
+            ax.set_xlim(min(finite.min() * pad, -steps.min()), max(finite.max() * pad, steps.min()))
         ax.set_xlabel(_label(abl, metric), fontsize=8)
         ax.tick_params(axis="x", labelsize=7.5)
     uri = _save(plt, fig)

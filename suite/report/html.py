@@ -15,8 +15,7 @@ import suite
 from suite import present, references, results
 from suite.present import fmt
 from suite.registry import Ablation
-from suite.report import glance
-from suite.report.glance import SYMBOLS
+from suite.report.glance import SYMBOLS, data_words, lede, rows as matrix_rows, takeaway
 from suite.results import Result
 from suite.stats import ALPHA
 
@@ -65,7 +64,7 @@ def _span(records: list[dict]) -> str | None:
 
 # The statistics table in the report: the verdict beside the number, so that it stays in view on a phone.
 STATS_COLUMNS = ("H", "verdict", "role", "device", "A \u2212 B [95% CI]", "p Holm", "mean A", "mean B", "n A/B", "test",
-                 "effect size", "p", "margin", "tuned")
+                 "effect size", "p", "margin")  # the tuned settings, long text, are listed under the table
 
 
 def _cell(text, number):
@@ -87,7 +86,9 @@ def stats_table(result: Result) -> dict:
                      for r in tested],
             "why": [{"H": r["H"] + (f" ({r['device']})" if r["device"] != "-" else ""), "verdict": r["verdict"],
                      "text": r["why"]} for r in tested if r["why"] and r["verdict"] != "reproduced"],
-            "not_run": [{"H": r["H"], "verdict": r["verdict"], "text": r["why"]} for r in not_run]}
+            "not_run": [{"H": r["H"], "verdict": r["verdict"], "text": r["why"]} for r in not_run],
+            "tuned": [{"H": r["H"] + (f" ({r['device']})" if r["device"] != "-" else ""), "text": r["tuned"]}
+                      for r in tested if r["tuned"] != "-"]}
 
 
 def setup_table(abl: Ablation, result: Result) -> list[tuple[str, str]]:
@@ -182,8 +183,8 @@ def tier_view(abl: Ablation, result: Result, figures: list, figures_tier: str, f
             "by_device": present.by_device(j.claims), "setup": setup_table(abl, result), "stats": stats_table(result),
             "unfinished": unfinished_table(result), "devices": devices_section(abl, result),
             "references": references_table(abl, result), "figures": figures, "figures_tier": figures_tier,
-            "profile": profile_view(result), "takeaway": glance.takeaway(result),
-            "setting": f"{glance.data_words(abl, result.tier)}; {abl.tiers[result.tier].about or result.tier}",
+            "profile": profile_view(result), "takeaway": takeaway(result),
+            "setting": f"{data_words(abl, result.tier)}; {abl.tiers[result.tier].about or result.tier}",
             "run_cmd": f"python -m suite run {abl.name} --tier {result.tier}"
                        + (f" --seeds {result.seeds}" if result.seeds != abl.tiers[result.tier].seeds else ""),
             "forest": forest}
@@ -227,11 +228,11 @@ def render(ablations: list[Ablation], by_name: dict, figures: dict, tier_filter:
             drawn = ([t["forest"]] if t["forest"] else []) + list(t["figures"])
             numbered = [{"n": next(counter), "uri": f.uri, "caption": f.caption} for f in drawn]
             t["forest"], t["figures"] = (numbered[0], numbered[1:]) if t["forest"] else (None, numbered)
-    matrix = glance.rows(ablations, by_name)
+    matrix = matrix_rows(ablations, by_name)
     for row in matrix:
         row["badge"] = badge(row["verdict"])
     return env.get_template("report.html.j2").render(
         version=suite.__version__, generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        runs_span=_span(records), n_runs=len(records), alpha=ALPHA, matrix=matrix, lede=glance.lede(matrix),
+        runs_span=_span(records), n_runs=len(records), alpha=ALPHA, matrix=matrix, lede=lede(matrix),
         sections=sections, environment=environment_table(records), changes=changes,
         legend=[(v, badge(v)) for v in ("reproduced", "inconclusive", "contradicted", "not run", "pass")])
