@@ -63,7 +63,7 @@ network without BN is a fair baseline, ReLU joins sigmoid, and the target is a v
 data.
 """
 
-from suite.declare import Binary, Censored, Greater, Less, Param, Reference, Similar, Tier
+from suite.declare import Binary, Censored, Curves, Greater, Less, Param, Reference, Similar, Tier
 from suite.lab.names import LOOP_CURVES
 from suite.registry import ablation
 
@@ -147,6 +147,10 @@ def _hypotheses(act: str) -> list:
                   differs="as above; the figure's table quoted from transcriptions (the text: 'less than half the "
                           "number of training steps')"),
     ],
+    figures=[Curves(source="probes", metrics=("p15", "p50", "p85"), overlay=True, col="bn",
+                    where={"activation": "sigmoid", **PAPER_BATCH, "lr": 0.5},
+                    caption="As Ioffe & Szegedy's figure 1(b, c): the percentiles of a sigmoid's input over "
+                            "training, without and with BN, at one rate for every arm as in theirs.")],
     labels={**LOOP_CURVES, **{f"{who}p{p}": f"{'unit 0' if who else 'mean over units'}: {p}th percentile of the last "
                                             f"hidden layer's nonlinearity input" for who in ("", "unit0_")
                                for p in (15, 50, 85)}},

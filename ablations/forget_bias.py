@@ -23,7 +23,7 @@ closed-form power exists: ``run forget_bias --until-decided`` adds seeds by the 
 """
 
 from ablations.recurrent_lag import CONFIG, LABELS, METRICS, train_cells
-from suite.declare import Greater, Less, Param, Profile, Reference, Tier
+from suite.declare import Curves, Greater, Less, Param, Profile, Reference, Tier
 from suite.registry import ablation
 
 
@@ -55,7 +55,8 @@ from suite.registry import ablation
                      about="closer to the paper: T up to 100 (the paper's shortest), 10000 updates, 60 seeds"),
     },
     group_over=("seed",),
-    figures=[Profile(stat="grad_input_norm")],
+    # The curves' description is shared with classification tasks; the adding problem is a regression.
+    figures=[Profile(stat="grad_input_norm"), Curves(about="training loss over the window (squared error)")],
     references=[
         Reference("Hochreiter & Schmidhuber (1997), table 7 (adding problem, T = 100)", "steps_to_solve", 74_000,
                   where={"lag": 100}, unit="training sequences",

@@ -94,7 +94,7 @@ import math
 
 import numpy as np
 
-from suite.declare import Binary, Greater, Less, Param, Similar, Tier
+from suite.declare import Binary, Curves, Greater, Less, Param, Similar, Tier
 from suite.lab.names import SEQUENCE_CURVES, VARIANTS
 from suite.registry import ablation
 
@@ -184,6 +184,9 @@ def _hypotheses(task: str) -> list:
     # The adding tasks ask one question, of the forget gate: vanilla against NFG, with and without resets.
     exclude=[{"task": ["adding", "continual_adding"], "cell": [c for c in VARIANTS if c not in ("vanilla", "NFG")]}],
     group_over=("seed", "trial"),
+    # Validation accuracy means the same on every task (the losses differ: cross-entropy, squared error), and it
+    # is what early stopping and the choice of trials follow.
+    figures=[Curves(metrics=("val_acc",), col="task")],
     labels=SEQUENCE_CURVES,
     tiers={
         "smoke": Tier(seeds=2, config={"steps": 10, "hidden": 8, "lag": 16, "eval_every": 5},

@@ -22,7 +22,7 @@ parameters come from a grid (fine, but finite), so their counts carry the grid's
 import time
 
 from ablations.optimizers_ravine import BETAS, LR_L, SOLVER_METRICS, solver_metrics
-from suite.declare import Less, Param, Tier
+from suite.declare import Less, Param, Points, Tier
 from suite.registry import ablation
 
 
@@ -56,6 +56,7 @@ from suite.registry import ablation
         "full": Tier(seeds=10, config={"max_iters": 200_000}, factors={"l2": [0.01, 0.001, 0.0001, 0.00001]},
                      about="four regularization strengths, a ten times larger budget"),
     },
+    figures=[Points(metric="iters", x="l2", hue="method", log_x=True, log_y=True)],
 )
 def train(ctxs):
     return [_train(ctx) for ctx in ctxs]

@@ -62,7 +62,7 @@ import math
 import time
 from functools import lru_cache
 
-from suite.declare import Greater, Less, Param, Profile, Similar, Tier
+from suite.declare import Curves, Greater, Less, Param, Profile, Similar, Tier
 from suite.lab.names import LAYER_PROBES, LOOP_CURVES
 from suite.registry import ablation
 
@@ -168,7 +168,8 @@ def _per_depth(make):
     exclude=[{"depth": 1, "labels": "all"}, {"depth": 1, "lr": [lr for lr in LRS if lr != 0.3]},
              {"labels": "all", "init": ["naive", "xavier"]}, {"init": "xavier", "activation": "relu"}],
     group_over=("seed", "lr"),
-    figures=[Profile(stat="grad_preact_norm"), Profile(stat="activation_var")],
+    # Fine-tuning evaluates every few epochs: the curves' x is epochs, with gaps.
+    figures=[Profile(stat="grad_preact_norm"), Profile(stat="activation_var"), Curves(x_label="epoch")],
     labels={**LOOP_CURVES, **LAYER_PROBES, "grad_preact_msq": "pre-activation gradient mean square, per example",
             "recon_error_before": "reconstruction error before pretraining",
             "recon_error_after": "reconstruction error after pretraining"},

@@ -26,7 +26,7 @@ tier's 10 seeds were raised from 5 after looking at p values; its verdicts are t
 (``--until-decided`` adds them under anytime-valid tests).
 """
 
-from suite.declare import Binary, Censored, Greater, Less, Param, Profile, Reference, Similar, Tier
+from suite.declare import Binary, Censored, Curves, Greater, Less, Param, Points, Profile, Reference, Similar, Tier
 from suite.lab.names import INPUT_GRADIENT_PROBES, SEQUENCE_CURVES
 from suite.registry import ablation
 
@@ -102,7 +102,10 @@ LABELS = {**SEQUENCE_CURVES, **INPUT_GRADIENT_PROBES}
                      about="closer to the paper: T up to 200 (the paper's 100 and beyond), 5000 updates, 10 seeds"),
     },
     group_over=("seed",),
-    figures=[Profile(stat="grad_input_norm")],
+    # The metric and curve descriptions are shared with forget_bias's adding problem; this claim runs the temporal
+    # order task, a classification.
+    figures=[Profile(stat="grad_input_norm"), Curves(about="training loss over the window (cross-entropy)"),
+             Points(metric="test_acc", about="test accuracy: fraction of the test sequences classified correctly")],
     references=[
         Reference("Hochreiter & Schmidhuber (1997), table 2 (task 2a, BPTT)", "solved", 0.0,
                   where={"cell": "rnn", "lag": 100}, unit="fraction of trials",

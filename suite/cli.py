@@ -221,7 +221,7 @@ def print_judgement(con, result, title: str) -> None:
     con.print(f"claim [{COLOUR.get(judgement.claim, 'white')}]{present.profile_line(result)}[/] (runs: {counts}{failed})",
               soft_wrap=True)
     for e in judgement.profile.exceptions if judgement.profile else ():
-        con.print(f"  exception: {present.exception(e)}", soft_wrap=True)
+        con.print(f"  exception: {present.exception(e, abl)}", soft_wrap=True)
 
 
 def _print_devices(con, devices) -> None:

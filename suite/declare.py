@@ -161,15 +161,30 @@ class _Figure:
     row: str | None = None
     where: Mapping[str, Any] = field(default_factory=dict)
     caption: str = ""  # added after the report's caption, which states what is plotted and how
+    # The quantity drawn, in words, for the caption and the axis label, where its declared description says more
+    # than this ablation runs (e.g. a description shared with a claim on another task); default: the description.
+    about: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
 class Curves(_Figure):
-    """Per-epoch curves of logged metrics, mean over seeds with a 95% CI band, one line per variant."""
+    """Per-epoch curves of logged metrics (``source="curves"``) or of probe statistics over training
+    (``source="probes"``, e.g. the percentiles of a unit's input), mean over runs with a 95% CI band, one line per
+    variant; with ``overlay``, the named metrics are the lines of one panel (e.g. the 15th, 50th and 85th
+    percentiles) and the factors take the panels."""
 
     metrics: tuple[str, ...] = ()  # default: the first hypothesis metric that is logged, else the training loss
     x_label: str = ""  # default: "epoch" when every epoch is logged, else "step"
-    log_y: bool | None = None  # None: log for positive values spanning three decades (e.g. an exploded loss)
+    # None: log for norms and variances spanning a decade, losses spanning two, other positive values three; on a
+    # log axis the lines are geometric means
+    log_y: bool | None = None
+    source: str = "curves"  # "curves" (logged per epoch or step) or "probes" (probe statistics, per epoch or step)
+    overlay: bool = False
+    label: str = ""  # the y axis's label; default: from the description of the (first) metric
+
+    def __post_init__(self):
+        if self.source not in ("curves", "probes"):
+            raise ValueError(f"Curves(source={self.source!r}): source must be 'curves' or 'probes'")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -202,6 +217,12 @@ class Path(_Figure):
     x: str = ""
     y: str = ""
     source: str = "curves"
+    equal: bool = False  # both axes on one scale (e.g. an iterate in the plane), panels as tall as the data
+    runs: int = 0  # at most this many runs per line colour and panel, the lowest seeds; 0: all
+
+    def __post_init__(self):
+        if self.source not in ("curves", "probes"):
+            raise ValueError(f"Path(source={self.source!r}): source must be 'curves' or 'probes'")
 
 
 @dataclass(frozen=True)

@@ -78,10 +78,9 @@ def difference(abl: Ablation, metric: str, diff, low=None, high=None) -> str:
     """A difference A - B with its CI: '+53.4 pts [45.3, 61.5]' for proportions (percentage points)."""
     if not is_percent(abl, metric):
         return ci(diff, low, high) if low is not None else fmt(diff)
-    pts = [100 * x if isinstance(x, (int, float)) and math.isfinite(x) else float("nan") for x in (diff, low, high)
-           if x is not None]
+    pts = [100 * x if _finite(x) else float("nan") for x in (diff, low, high)]
     head = "-" if math.isnan(pts[0]) else f"{pts[0]:+.1f} pts"
-    return head + (f" [{pts[1]:.1f}, {pts[2]:.1f}]" if len(pts) == 3 and not math.isnan(pts[1]) else "")
+    return head + (f" [{pts[1]:.1f}, {pts[2]:.1f}]" if not (math.isnan(pts[1]) or math.isnan(pts[2])) else "")
 
 
 def seconds(s: float) -> str:

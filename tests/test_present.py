@@ -25,6 +25,7 @@ def test_accuracies_and_binary_outcomes_read_as_percentages():
     assert present.difference(vg, "test_acc", 0.534, 0.453, 0.615) == "+53.4 pts [45.3, 61.5]"
     assert present.value(rl, "solved", 0.5) == "50.0%"  # a binary outcome: the fraction of seeds
     assert present.value(vg, "train_loss", 0.0228) == "0.0228"  # not a proportion
+    assert present.difference(vg, "test_acc", None) == "-" and present.difference(vg, "test_acc", 0.02) == "+2.0 pts"
     assert present.difference(vg, "grad_ratio_log10_init", -5.81, -5.91, -5.72) == "-5.81 [-5.91, -5.72]"
 
 

@@ -48,6 +48,47 @@ def _size(path: Path) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.0f} kB"
 
 
+# (ablation, tier) -> (Result, whether to draw its figures): what forked drawing workers inherit.
+_TO_DRAW: dict = {}
+
+
+def _draw_one(key: tuple[str, str]) -> tuple:
+    from dataclasses import replace
+
+    from suite.report import figures, forest
+
+    result, full = _TO_DRAW[key]
+    # What a figure drew stays behind: only its picture and caption travel back.
+    return key, [replace(f, data=None) for f in figures.draw(result)] if full else [], forest.draw(result)
+
+
+def _draw_all(results: dict) -> tuple[dict, dict]:
+    """Each (ablation, tier)'s figures and forest plot. Figures are drawn for each ablation's largest tier only:
+    smaller tiers check the machinery, and every figure costs time twice (drawn here, painted again into the PDF).
+    Drawing is most of a report's time and each ablation's is independent, so with several cores it runs in
+    forked workers, which inherit the judged results instead of receiving them pickled; one worker per core."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from suite.registry import TIERS
+
+    _TO_DRAW.clear()
+    _TO_DRAW.update({(name, t): (r, t == max(tiers, key=TIERS.index))
+                     for name, tiers in results.items() for t, r in tiers.items()})
+    keys = sorted(_TO_DRAW, key=lambda k: -len(_TO_DRAW[k][0].records))  # the longest first: balanced workers
+    workers = min(len(keys), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    try:
+        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                done = list(pool.map(_draw_one, keys))
+        else:
+            done = [_draw_one(k) for k in keys]
+    finally:
+        _TO_DRAW.clear()
+    return {k: figs for k, figs, _ in done}, {k: f for k, _, f in done}
+
+
 def build_reports(names: list[str], *, formats: str = "html,pdf", out: str | Path = "reports",
                   tier: str | None = None, results: str | Path | None = None,
                   data_dir: str | Path | None = None, compare: str | Path | None = None) -> list[Path]:
@@ -91,13 +132,9 @@ def build_reports(names: list[str], *, formats: str = "html,pdf", out: str | Pat
     moved = changes.compare(before, now, {a.name: a for a in ablations}) if before else None
     try:
         if {"html", "pdf"} & set(formats):
-            from suite.report import figures, forest, html
+            from suite.report import html
 
-            # Figures of each ablation's largest tier only: smaller tiers check the machinery, and every
-            # figure costs time twice (drawn here, painted again into the PDF).
-            drawn = {(abl.name, t): figures.draw(r) if t == max(results[abl.name], key=TIERS.index)
-                     else [] for abl in ablations for t, r in results[abl.name].items()}
-            forests = {(abl.name, t): forest.draw(r) for abl in ablations for t, r in results[abl.name].items()}
+            drawn, forests = _draw_all(results)
             page = html.render(ablations, results, drawn, tier, forests, moved)
             if "html" in formats:
                 written.append(atomic_write(out / "report.html", page))

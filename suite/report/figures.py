@@ -1,9 +1,18 @@
 """Figures from the tidy tables: learning curves, final metrics per variant, per-layer probe profiles, paths.
 
 The report draws the common figures of any ablation (learning curves, and each hypothesis metric per variant);
-an ablation declares the others (``figures=`` in its declaration, :mod:`suite.declare`). Factors are laid out by how much the hypotheses rest on them: the most compared one
-gets the colour (or the x axis), the next ones the panel columns and rows, and any left over are held at the
-value the hypotheses use most, which the caption states. A factor keeps its colours across figures.
+an ablation declares the others (``figures=`` in its declaration, :mod:`suite.declare`). Factors are laid out by
+how much the hypotheses rest on them: the most compared one gets the colour (or the x axis), the next ones the
+panel columns and rows, and any left over are held at the value the hypotheses use most, which the caption states.
+A factor the hypotheses tune (``best=``, ``top=``) is drawn as the verdicts choose it: each arm (each combination of
+the factors shown) at its own best setting, or best fraction of settings, which the caption names. A factor keeps
+its colours across figures.
+
+What is drawn follows the verdicts' rules: runs that diverged are left out of means and never set an axis; runs
+that stopped early keep their last value; intervals respect the metric's range (Wilson intervals for 0/1
+outcomes, clipped to the range of fractions and at 0 for quantities that cannot be negative); deterministic
+quantities get none. Axis labels come from the descriptions of the metrics; accuracies and 0/1 outcomes are drawn
+in percent, as the report's tables show them.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ import base64
 import io
 import math
 import re
+import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache, cached_property
@@ -19,7 +29,7 @@ from functools import cache, cached_property
 import numpy as np
 import pandas as pd
 
-from suite import stats, tables
+from suite import stats, tables, verdicts
 from suite.declare import Curves, Custom, Path, Points, Profile
 from suite.plan import DEVICES
 from suite.registry import Ablation
@@ -28,21 +38,28 @@ from suite.results import Result
 WIDTH = 6.8  # inches: about the text width of A4 with 16 mm margins, so that figures print near their drawn size
 PANEL_HEIGHT = 1.7  # inches of plot area per panel
 PANEL_GAP = 0.5  # between panel rows: the panel title and the tick labels
+LEFT, RIGHT = 0.8, 0.12  # inches of margin: the y label and tick labels; the last tick label's overhang
 LEGEND_COLS = 6
 MAX_POINTS = 80  # per line
 MAX_COLS = 4
 MAX_PANELS = 12
+MAX_LISTED = 12  # tuned arms named one by one in a caption; more are counted per chosen value
 MARKERS = "osD^vPX<>*"
 # Lines are told apart by dashes as well as colour (for print and colour blindness): dashes cost nothing to
 # draw, where markers are one more object per point, here and in the PDF.
 DASHES = [(), (4, 1.5), (1, 1.2), (5, 1.5, 1, 1.5), (2.5, 2.5), (7, 2), (5, 1.5, 1, 1.5, 1, 1.5)]
-WHEN = {"init": "before training", "final": "after training"}
+WHEN = {"init": "at init", "final": "after training"}
+Z95 = 1.959963984540054  # the normal quantile of a two-sided 95% interval
 
 
 @dataclass
 class Figure:
     uri: str  # data: URI of the SVG
     caption: str
+    # What was drawn, in drawn units (accuracies in %): one row per point or line vertex, with the factors of its
+    # panel and colour, its x, ``mean``, ``ci_low`` and ``ci_high`` (NaN: no interval) and ``n`` (runs).
+    data: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    ylim: tuple[float, float] | None = None  # the lowest and highest y limit of its panels, in drawn units
 
 
 @cache
@@ -61,18 +78,192 @@ def _pyplot():
     return plt
 
 
-def axis_label(abl: Ablation, name: str) -> str:
-    """The metric's name with the unit its description ends with, e.g. 'test_acc (fraction)', when that is
-    short enough for an axis; the caption gives the whole description."""
-    unit = re.search(r"\(([^()]+)\)\s*$", abl.describe(name))
-    return f"{name} ({unit.group(1)})" if unit and len(unit.group(1)) <= 24 else name
+# --- what a quantity is, and how to draw it ------------------------------------------------------------------------
 
+LOG_WORDS = re.compile(r"\blog(?:10|2)?\b")
+# Quantities that cannot be negative, by a word of their name or description (unless they are logarithms).
+NONNEGATIVE_NAMES = {"norm", "var", "msq", "loss", "steps", "iters", "updates", "count", "drift", "params", "err",
+                     "error", "s"}
+NONNEGATIVE_WORDS = ("norm", "variance", "mean square", "loss", "cross-entropy", "squared error", "steps",
+                     "updates", "iterations", "parameters", "seconds", "distance", "|")
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """How a metric, logged curve or probe statistic is drawn: its axis label, the factor from stored to drawn
+    units (100 for percentages), the range its values (and so its intervals) cannot leave, in drawn units, and
+    whether it is a 0/1 outcome or fixed by construction (no interval)."""
+
+    name: str
+    about: str
+    label: str
+    scale: float = 1.0
+    low: float = -math.inf
+    high: float = math.inf
+    binary: bool = False
+    fixed: bool = False
+
+
+def _short(about: str) -> str:
+    """An axis label from a description: its definition without the explanation that follows a ";" (or a ":"
+    that explains, e.g. 'flat in kappa when ...'), without a trailing remark in parentheses that is not a unit,
+    and a long definition cut to its first clause. '1 if X, else 0' becomes X."""
+    text = " ".join(about.split())
+    binary = re.fullmatch(r"1 if (.*?)(?:,? else 0)?", text)
+    text = binary.group(1) if binary else text
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += (ch in "([") - (ch in ")]")
+        if depth == 0 and (ch == ";" or ch == ":" and re.search(r"\b(when|if|for)\b", text[i:])):
+            text = text[:i]
+            break
+    remark = re.search(r"\s\(([^()]*)\)$", text)
+    if remark and (len(remark.group(1)) > 20 or re.search(r"\b(if|when|the)\b", remark.group(1))):
+        text = text[:remark.start()]
+    if len(text) > 60 and text.find(", ", 30) > 0:
+        text = text[:text.find(", ", 30)]
+    return text.strip()
+
+
+def quantity(abl: Ablation, name: str, logged: bool = False, about: str = "") -> Quantity:
+    """How ``name`` is drawn; ``logged``: a curve or probe statistic, described by the ablation's ``labels``
+    first (a metric's description speaks of its final value); ``about``: a figure's own description of it."""
+    about = about or ((abl.labels.get(name) or abl.describe(name)) if logged else abl.describe(name))
+    words = set(name.lower().split("_"))
+    text = about.lower()
+    binary = abl.kind(name) == "binary"
+    logarithm = bool(words & {"log", "log10", "log2"} or LOG_WORDS.search(text))
+    fraction = binary or bool(words & {"acc", "frac"}) or text.endswith("(fraction)") or \
+        text.startswith("fraction of")
+    percent = binary or name.endswith("_acc")  # as the report's tables show them
+    label = _short(about)
+    if percent:
+        label = re.sub(r"\s*\(fraction\)$", "", label) + (" (% of runs)" if binary else " (%)")
+    scale = 100.0 if percent else 1.0
+    low, high = -math.inf, math.inf
+    if fraction:
+        low, high = 0.0, scale
+    elif not logarithm and (words & NONNEGATIVE_NAMES or any(w in text for w in NONNEGATIVE_WORDS)):
+        low = 0.0
+    tested = [h.role for h in abl.hypotheses if h.metric == name]
+    return Quantity(name, about, label, scale, low, high, binary, bool(tested) and set(tested) == {"sanity"})
+
+
+def _wrap(label: str, inches: float) -> str:
+    """A label broken into lines that fit ``inches`` at the 9-point axis label size."""
+    return textwrap.fill(label, max(16, int(inches * 72 / 5.0)))
+
+
+def _geometric(df: pd.DataFrame, by: list[str], agg: pd.DataFrame, log: bool) -> tuple[pd.DataFrame, bool]:
+    """On a log axis, lines of positive values (norms, variances, losses spanning decades) are geometric means
+    with the t interval of their log10 values: an arithmetic mean's interval of values that span decades reaches 0,
+    which a log axis cannot show. ``agg`` as it is otherwise (or when a value is 0 or less)."""
+    values = pd.to_numeric(df["value"], errors="coerce").to_numpy(float)
+    finite = values[np.isfinite(values)]
+    if not log or not finite.size or (finite <= 0).any():
+        return agg, False
+    logs = stats.summarize(df.assign(value=np.log10(np.where(np.isfinite(values), values, np.nan))), by=by)
+    for col in ("mean", "ci_low", "ci_high"):
+        logs[col] = 10.0 ** logs[col]
+    return logs, True
+
+
+def intervals(q: Quantity, agg: pd.DataFrame, check_identical: bool = True,
+              geometric: bool = False) -> tuple[pd.DataFrame, tuple]:
+    """``agg`` (from :func:`suite.stats.summarize`) in drawn units, with intervals that fit the quantity: Wilson
+    intervals for a 0/1 outcome; none for a quantity fixed by construction, or (``check_identical``) one whose
+    values are identical across seeds (an arm whose seeds agree gets none either); clipped to the quantity's
+    range. Also the caption's words for them, for :func:`_with` (``geometric``: ``agg`` holds geometric means)."""
+    agg = agg.copy()
+    n, mean = agg["n"].to_numpy(float), agg["mean"].to_numpy(float)
+    notes = []
+    if geometric:
+        kind = "95% CI"
+        notes.append("t interval of log10 values")
+    elif q.binary:  # Wilson: a t interval of a proportion leaves [0, 1] (a solve rate once had a CI up to 1.2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            centre = (mean + Z95 ** 2 / (2 * n)) / (1 + Z95 ** 2 / n)
+            half = Z95 * np.sqrt(mean * (1 - mean) / n + Z95 ** 2 / (4 * n ** 2)) / (1 + Z95 ** 2 / n)
+        agg["ci_low"] = np.where(n >= 1, centre - half, np.nan)
+        agg["ci_high"] = np.where(n >= 1, centre + half, np.nan)
+        kind = "95% Wilson interval"
+    if not geometric and not q.binary:
+        kind = "95% CI"
+        notes.append("t interval")
+        # Seeds that agree exactly leave nothing to estimate (e.g. Newton's one iteration): no bar, not a flat one.
+        same = (n >= 2) & (np.nan_to_num(agg["std"].to_numpy(float), nan=np.inf) <= 1e-12 * np.abs(mean))
+        if q.fixed or (check_identical and same.any() and same[n >= 2].all()):
+            kind = "no interval (fixed by construction)" if q.fixed else "no interval (identical across seeds)"
+            same[:] = True
+        if check_identical:
+            agg.loc[same, ["ci_low", "ci_high"]] = np.nan
+    for col in ("mean", "ci_low", "ci_high"):
+        agg[col] = agg[col] * q.scale
+    low, high = agg["ci_low"].to_numpy(float), agg["ci_high"].to_numpy(float)
+    if np.any(low < q.low) or np.any(high > q.high):
+        notes.append(f"clipped to [{q.low:g}, {q.high:g}]" if math.isfinite(q.high) else f"clipped at {q.low:g}")
+    agg["ci_low"], agg["ci_high"] = np.clip(low, q.low, q.high), np.clip(high, q.low, q.high)
+    return agg, (kind, notes, geometric)
+
+
+def _about(q: Quantity) -> str:
+    """The description for a caption, without a unit the figure does not use ('(fraction)' drawn in %)."""
+    return re.sub(r"\s*\(fraction\)", "", q.about) if q.scale == 100 else q.about
+
+
+def _mean(q: Quantity, words: tuple = ("", [], False)) -> str:
+    """What a point or line is: 'mean over runs', 'geometric mean over runs', 'share of runs (%)' for a 0/1
+    outcome (``words``: from :func:`intervals`)."""
+    if q.binary:
+        return "share of runs (%)"
+    return ("geometric mean" if words[2] else "mean") + " over runs" + (" (in %)" if q.scale == 100 else "")
+
+
+def _with(words: tuple, band: bool = False) -> str:
+    """'its 95% CI band (t interval, clipped at 0)', or 'no interval (identical across seeds)'."""
+    kind, notes, _ = words
+    if kind.startswith("no interval"):
+        return kind
+    return f"its {kind}" + (" band" if band else "") + (f" ({', '.join(notes)})" if notes else "")
+
+
+def limits(values, means, lows, highs, log: bool = False, bounded: tuple | None = None) -> tuple[float, float] | None:
+    """y limits from the data: the means, and the intervals only as far as the runs' own values reach (a wide
+    interval of a few seeds, or a diverged run, never stretches an axis) unless they are ``bounded`` (low, high:
+    e.g. a proportion's, inside [0, 100]; then a panel spans at least a tenth of that range, so that noise at
+    chance level does not fill it); a 5% margin."""
+    def finite(a):
+        a = np.asarray(a, dtype=float).ravel()
+        a = a[np.isfinite(a)]
+        return np.log10(a[a > 0]) if log else a
+
+    data, mid = finite(values), finite(means)
+    if not mid.size:
+        return None
+    lo, hi = mid.min(), mid.max()
+    if data.size or bounded:
+        ends = finite(np.r_[np.ravel(lows), np.ravel(highs)])
+        ends = ends if bounded else np.clip(ends, min(data.min(), lo), max(data.max(), hi))
+        if ends.size:
+            lo, hi = min(lo, ends.min()), max(hi, ends.max())
+    if bounded and not log and hi - lo < (bounded[1] - bounded[0]) / 10:
+        centre, half = (lo + hi) / 2, (bounded[1] - bounded[0]) / 20
+        lo, hi = max(bounded[0], centre - half), min(bounded[1], centre + half)
+        lo, hi = (lo, lo + 2 * half) if lo == bounded[0] else (hi - 2 * half, hi) if hi == bounded[1] else (lo, hi)
+    pad = (hi - lo) * 0.05 or max(abs(hi) * 0.1, 0.05 if log else 1e-9)
+    lo, hi = lo - pad, hi + pad
+    return (10 ** lo, 10 ** hi) if log else (lo, hi)
+
+
+# --- the data of one tier ----------------------------------------------------------------------------------------
 
 @dataclass
 class FigureData:
     """One tier's results of one ablation, with the tidy tables built on first use."""
 
     result: Result
+    tuned: dict = field(default_factory=dict, repr=False)  # what _tune chose, per arms, fixed values and rule
+    _values: dict = field(default_factory=dict, repr=False)
 
     @property
     def abl(self) -> Ablation:
@@ -94,11 +285,18 @@ class FigureData:
     def runs(self) -> pd.DataFrame:
         return self.result.judgement.runs
 
+    @cached_property
+    def ok(self) -> set:
+        """Keys of the runs that finished (status "ok")."""
+        return set(self.runs.loc[self.runs["status"] == "ok", "key"]) if not self.runs.empty else set()
+
     def values(self, factor: str) -> list:
         """The factor's values that ran, in declaration order (devices in their usual order)."""
-        ran = set(self.runs[factor].dropna())
-        order = list(DEVICES) if factor == "device" else self.abl.factor_values(factor)
-        return [v for v in order if v in ran]
+        if factor not in self._values:
+            ran = set(self.runs[factor].dropna().unique())
+            order = list(DEVICES) if factor == "device" else self.abl.factor_values(factor)
+            self._values[factor] = [v for v in order if v in ran]
+        return self._values[factor]
 
     @cached_property
     def ranking(self) -> list[str]:
@@ -119,111 +317,260 @@ class FigureData:
         return used.most_common(1)[0][0] if used else ran[0]
 
     def colours(self, factor: str | None) -> dict:
-        import seaborn as sns
+        return _palette(self.values(factor) if factor else [None])
 
-        values = self.values(factor) if factor else [None]
-        palette = sns.color_palette("colorblind" if len(values) <= 10 else "viridis", len(values))
-        return dict(zip(values, palette))
+    @property
+    def tune_seeds(self) -> int | None:
+        """The seeds tuning looks at: the first round's under the sequential rule (as :func:`suite.verdicts.judge`)."""
+        tier = self.result.tier
+        return self.abl.tiers[tier].seeds if self.result.sequential and tier in self.abl.tiers else None
 
+
+def _palette(values: list) -> dict:
+    import seaborn as sns
+
+    palette = sns.color_palette("colorblind" if len(values) <= 10 else "viridis", len(values))
+    return dict(zip(values, palette))
+
+
+# --- layout: which factor goes where, and the tuned ones ------------------------------------------------------------
 
 @dataclass
 class Layout:
     roles: dict[str, str]  # role (x, hue, col, row) -> factor
     fixed: dict = field(default_factory=dict)  # factor -> the one value shown
-    pooled: list = field(default_factory=list)  # nuisance factors (tuned over), whose runs are pooled
+    tuned: dict = field(default_factory=dict)  # factor -> (selection metric, fraction or None), as the verdicts tune
+    chosen: dict = field(default_factory=dict)  # arm (values of the shown factors) -> factor -> chosen value(s)
+    keys: set | None = None  # the runs tuning keeps; None: no factor is tuned
 
     def __getattr__(self, role: str):
         if role.startswith("__"):
             raise AttributeError(role)
         return self.roles.get(role)
 
+    @property
+    def arms(self) -> list[str]:
+        """The factors shown (panels, colour, x), whose combinations are the arms."""
+        return list(dict.fromkeys(self.roles.values()))
+
     def apply(self, df: pd.DataFrame) -> pd.DataFrame:
         for k, v in self.fixed.items():
             df = df[df[k].isin(np.atleast_1d(v).tolist())]
-        return df
+        return df if self.keys is None else df[df["key"].isin(self.keys)]
 
     def note(self) -> str:
-        return ((f" Shown at {_variant(self.fixed)}." if self.fixed else "")
-                + (f" Pooled over {', '.join(self.pooled)}." if self.pooled else ""))
+        return (f" Shown at {_variant(self.fixed)}." if self.fixed else "") + _tuning_note(self)
 
 
 def _variant(values: dict) -> str:
     return ", ".join(f"{k} = {v}" for k, v in values.items())
 
 
-def layout(fd: FigureData, spec, roles: tuple[str, ...]) -> Layout:
-    """Assign factors to roles: the spec's own choices, then the ranking; the rest held at their headline value."""
+def _fmt(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return "{" + ", ".join(map(_fmt, value)) + "}"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _tuning_note(lay: Layout) -> str:
+    """'Each optimizer at its own best lr by lowest val_loss (as the verdicts choose): sgd 0.1, adam 0.001.'"""
+    out = ""
+    arms = lay.arms
+    for factor, (metric, frac) in lay.tuned.items():
+        how = f"lowest {metric[1:]}" if metric.startswith("-") else f"highest {metric}"
+        who = f"Each {arms[0]}" if len(arms) == 1 else f"Each variant ({'/'.join(arms)})" if arms else "The runs"
+        rule = (f"{who} at its own best {factor} by {how}" if frac is None else
+                f"{who} with its best {frac:.0%} of {factor} values by {how}")
+        picks = [("/".join(map(_fmt, arm)), lay.chosen[arm].get(factor)) for arm in lay.chosen]
+        if len(picks) <= MAX_LISTED:
+            listing = ", ".join(f"{name} {_fmt(v) if v is not None else 'none'}".strip() for name, v in picks)
+        else:
+            counts = Counter(_fmt(v) if v is not None else "none" for _, v in picks)
+            listing = ", ".join(f"{v} for {n} variant{'s' if n > 1 else ''}" for v, n in counts.most_common())
+        out += f" {rule} (as the verdicts choose): {listing}."
+        if any(v is None for _, v in picks):
+            out += " An arm with none had a diverged seed at every setting and is not drawn."
+    return out
+
+
+def _selection(fd: FigureData, factor: str, shown: str | None) -> tuple[str, float | None]:
+    """How the hypotheses tune ``factor``: those about the metric shown, else the first core one, else the first."""
+    hyps = [h for h in fd.abl.hypotheses if factor in h.tuned]
+    h = next((h for h in hyps if h.metric == shown), None) or next((h for h in hyps if h.role == "core"), hyps[0])
+    return (h.best[factor], None) if factor in h.best else tuple(h.top[factor])
+
+
+def layout(fd: FigureData, spec, roles: tuple[str, ...], shown: str | None = None) -> Layout:
+    """Assign factors to roles: the spec's own choices, then the ranking; the rest held at their headline value,
+    except factors that hypotheses tune, which each arm takes at the value(s) the verdicts would choose, ranked by
+    the selection metric of the hypotheses about ``shown`` (the metric drawn)."""
     chosen = {r: getattr(spec, r) for r in roles if getattr(spec, r, None)}  # checked by the registry
-    # A factor the hypotheses tune over (e.g. random hyperparameter trials) is a nuisance: pooled, not shown.
-    tuned = {f for h in fd.abl.hypotheses for f in h.tuned}
+    tunable = {f for h in fd.abl.hypotheses for f in h.tuned}
     free = [f for f in fd.ranking if f not in chosen.values() and f not in spec.where]
-    pooled = [f for f in free if f in tuned]
-    free = [f for f in free if f not in tuned]
+    tuned = [f for f in free if f in tunable]
+    free = [f for f in free if f not in tunable]
     for role in roles:
         if role not in chosen and free:
             chosen[role] = free.pop(0)
-    lay = Layout(chosen, dict(spec.where) | {f: fd.headline(f) for f in free}, pooled)
+    selection = {f: _selection(fd, f, shown) for f in tuned}
+    # As the verdicts do: settings chosen (best) before fractions kept (top).
+    selection = dict(sorted(selection.items(), key=lambda kv: kv[1][1] is not None))
+    lay = Layout(chosen, dict(spec.where) | {f: fd.headline(f) for f in free}, selection)
     n_col, n_row = (len(fd.values(lay.col)) if lay.col else 1), (len(fd.values(lay.row)) if lay.row else 1)
     if lay.row and n_col > MAX_COLS and n_row < n_col:
         chosen["col"], chosen["row"] = chosen["row"], chosen["col"]
     if lay.row and n_col * n_row > MAX_PANELS:
         lay.fixed[lay.row] = fd.headline(lay.row)
         del chosen["row"]
+    _tune(fd, lay)
     return lay
 
 
-def _panels(plt, fd: FigureData, lay: Layout, df: pd.DataFrame, *, sharey: bool = True, col_values=None,
-            long_ticks: bool = False, integer_x: bool = False):
-    """A figure with one panel per (row, col) value; returns it and a list of (axes, that panel's rows).
+def _tune(fd: FigureData, lay: Layout) -> None:
+    """Each arm's chosen settings and the runs they keep (``lay.chosen``, ``lay.keys``), by the verdicts' rule
+    (:func:`suite.verdicts.choose`): the best mean over seeds of the selection metric, no setting with a
+    diverged seed."""
+    if not lay.tuned:
+        return
+    memo = (tuple(lay.arms), repr(sorted(lay.fixed.items(), key=str)), tuple(lay.tuned.items()))
+    if memo in fd.tuned:  # figures of one ablation mostly share their arms: tuned once
+        lay.chosen, lay.keys = fd.tuned[memo]
+        return
+    m = fd.result.metrics
+    if m.empty:
+        lay.keys = set()
+        return
+    m = m[m["status"] != "failed"]
+    for k, v in lay.fixed.items():
+        m = m[m[k].isin(np.atleast_1d(v).tolist())]
+    m = m[m["metric"].isin({metric.lstrip("-") for metric, _ in lay.tuned.values()})]
+    arms = lay.arms
+    keys: set = set()
+    for arm, g in (m.groupby(arms, sort=True, dropna=False) if arms else [((), m)]):
+        picks = {}
+        for factor, (metric, frac) in lay.tuned.items():
+            keep = verdicts.choose(g, factor, metric, frac, fd.tune_seeds)
+            picks[factor] = (keep[0] if frac is None else sorted(keep)) if keep else None
+            g = g[g[factor].isin(keep)]
+        lay.chosen[arm if isinstance(arm, tuple) else (arm,)] = picks
+        keys |= set(g["key"])
+    lay.keys = keys
+    order = [fd.values(f) for f in arms]  # the arms in declaration order, as the panels and legends show them
+    lay.chosen = dict(sorted(lay.chosen.items(), key=lambda kv: [o.index(v) if v in o else len(o)
+                                                                 for o, v in zip(order, kv[0])]))
+    fd.tuned[memo] = lay.chosen, lay.keys
+
+
+# --- panels --------------------------------------------------------------------------------------------------------
+
+def _cells(fd: FigureData, lay: Layout, df: pd.DataFrame, cols: tuple[str, list] | None = None,
+           keep=lambda sub: not sub.empty) -> dict:
+    """(row value, col value) -> that panel's rows of ``df``, in panel order; panels ``keep`` rejects (by default
+    the empty ones) are left out."""
+    col_key, col_values = cols or (lay.col, fd.values(lay.col) if lay.col else [None])
+    row_values = fd.values(lay.row) if lay.row else [None]
+    out = {}
+    for r in row_values:
+        rows = df if r is None else df[df[lay.row] == r]
+        for c in col_values:
+            sub = rows if c is None else rows[rows[col_key] == c]
+            if keep(sub):
+                out[r, c] = sub
+    return out
+
+
+def _figure(plt, lay: Layout, cells: dict, *, n_hue: int = 0, sharey: bool = True, sharex: bool = True,
+            long_ticks: bool = False, integer_x: bool = False, panel_height: float = PANEL_HEIGHT,
+            col_key: str | None = None):
+    """A figure with one panel per cell (a grid of rows x columns when there is a row factor, else columns
+    wrapped at MAX_COLS); returns it and a list of (axes, the cell's rows).
 
     Margins are set by hand rather than by a layout engine, which measures every text several times over."""
     from matplotlib.ticker import MaxNLocator
 
-    cols = col_values or (fd.values(lay.col) if lay.col else [None])
-    rows = fd.values(lay.row) if lay.row else [None]
-    cells = [(r, c) for r in rows for c in cols]
-    n_cols = len(cols) if lay.row else min(len(cols), MAX_COLS)
-    n_rows = math.ceil(len(cells) / n_cols)
-    n_hue = len(fd.values(lay.hue)) if lay.hue else 0
+    col_key = col_key or lay.col
+    rows = list(dict.fromkeys(r for r, _ in cells))
+    cols = list(dict.fromkeys(c for _, c in cells))
+    if lay.row:
+        slots = {cell: (rows.index(cell[0]), cols.index(cell[1])) for cell in cells}
+        n_rows, n_cols = len(rows), len(cols)
+    else:
+        n_cols = min(len(cells), MAX_COLS)
+        slots = {cell: divmod(i, n_cols) for i, cell in enumerate(cells)}
+        n_rows = math.ceil(len(cells) / n_cols)
     top = 0.3 + (0.2 * (math.ceil(n_hue / LEGEND_COLS) + 1) + 0.05 if n_hue else 0)
     bottom = 0.5 + (0.3 if long_ticks else 0)
-    height = top + n_rows * PANEL_HEIGHT + (n_rows - 1) * PANEL_GAP + bottom
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(WIDTH, height), sharex=True, sharey=sharey, squeeze=False)
-    fig.subplots_adjust(left=0.8 / WIDTH, right=1 - 0.12 / WIDTH, bottom=bottom / height, top=1 - top / height,
-                        wspace=0.1 if sharey else 0.3, hspace=PANEL_GAP / PANEL_HEIGHT)
-    flat = axes.ravel()
-    for ax in flat[len(cells):]:
-        ax.set_visible(False)
-    for ax in flat[:len(cells)]:  # few ticks: each is several objects to lay out and draw
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=integer_x))
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
+    height = top + n_rows * panel_height + (n_rows - 1) * PANEL_GAP + bottom
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(WIDTH, height), sharex=sharex, sharey=sharey,
+                             squeeze=False)
+    fig.subplots_adjust(left=LEFT / WIDTH, right=1 - RIGHT / WIDTH, bottom=bottom / height, top=1 - top / height,
+                        wspace=0.1 if sharey in (True, "row") else 0.3, hspace=PANEL_GAP / panel_height)
+    used = set(slots.values())
+    for i in range(n_rows):
+        for j in range(n_cols):
+            if (i, j) not in used:
+                axes[i, j].set_visible(False)
     panels = []
-    for ax, (r, c) in zip(flat, cells):
-        sub = df
-        title = {}
-        for role, value in (("row", r), ("col", c)):
-            factor = "when" if role == "col" and col_values else getattr(lay, role)
-            if factor is not None:
-                sub = sub[sub[factor] == value]
-                title[factor] = WHEN.get(value, value) if factor == "when" else value
+    for (r, c), sub in cells.items():
+        ax = axes[slots[r, c]]
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=integer_x))  # few ticks: each is several objects
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
+        # The axis labels are the figure's (supxlabel, supylabel): fixed places spare matplotlib measuring the
+        # tick labels of every panel that shares an axis to place each panel's empty ones.
+        ax.xaxis.set_label_coords(0.5, 0.0)
+        ax.yaxis.set_label_coords(0.0, 0.5)
+        title = []
+        if lay.row:
+            title.append(f"{lay.row} = {r}")
+        if c is not None:
+            title.append(WHEN.get(c, c) if col_key == "when" else f"{col_key} = {c}")
         # A title placed by hand spares matplotlib measuring every tick label to place it.
-        ax.set_title(", ".join(str(v) if k == "when" else f"{k} = {v}" for k, v in title.items()), y=1.0, pad=3)
+        ax.set_title(", ".join(map(str, title)), y=1.0, pad=3)
         panels.append((ax, sub))
+    # Shared axes hide inner tick labels only on full grids; a gap left by a dropped panel needs them shown.
+    if sharex in (True, "col"):
+        for (i, j) in used:
+            if i + 1 < n_rows and (i + 1, j) not in used:
+                axes[i, j].xaxis.set_tick_params(labelbottom=True)
     return fig, panels
 
 
-def _finish(plt, fig, fd: FigureData, hue: str | None, handles: dict, xlabel: str, ylabel: str) -> str:
-    """Axis labels and the legend in the margins _panels left for them; the figure as an SVG data URI."""
+def _finish(plt, fig, hue: str | None, hue_values: list, handles: dict, xlabel: str, ylabel: str) -> str:
+    """Axis labels and the legend in the margins _figure left for them; the figure as an SVG data URI."""
+    _gridlines(fig)
     width, height = fig.get_size_inches()
     if xlabel:
-        fig.supxlabel(xlabel, y=0.06 / height, va="bottom", fontsize=9)
-    fig.supylabel(ylabel, x=0.06 / width, ha="left", fontsize=9)
-    if hue and handles:
-        shown = [v for v in fd.values(hue) if v in handles]
+        fig.supxlabel(_wrap(xlabel, width - LEFT), y=0.06 / height, va="bottom", fontsize=9)
+    fig.supylabel(_wrap(ylabel, height - 0.2), x=0.06 / width, ha="left", fontsize=9)
+    if handles and (hue or len(handles) > 1):
+        shown = [v for v in hue_values if v in handles]
+        rows = math.ceil(len(shown) / LEGEND_COLS)  # rows as even as they can be: 4 + 3 entries, not 6 + 1
         fig.legend([handles[v] for v in shown], [str(v) for v in shown], title=hue, loc="upper center",
-                   bbox_to_anchor=(0.5, 1 - 0.04 / height), ncols=min(len(shown), LEGEND_COLS), fontsize=8,
+                   bbox_to_anchor=(0.5, 1 - 0.04 / height), ncols=math.ceil(len(shown) / rows), fontsize=8,
                    title_fontsize=8, handlelength=2.2, columnspacing=1.2, borderaxespad=0)
     return _save(plt, fig)
+
+
+def _gridlines(fig) -> None:
+    """The grid as one line collection per panel, at the final ticks: matplotlib's own grid is a line per tick,
+    which took half of the time of writing a figure."""
+    import matplotlib as mpl
+    from matplotlib.collections import LineCollection
+
+    style = {"colors": mpl.rcParams["grid.color"], "linewidths": mpl.rcParams["grid.linewidth"],
+             "zorder": 0.5}
+    if not mpl.rcParams["axes.grid"]:
+        return
+    for ax in fig.axes:
+        if not ax.get_visible():
+            continue
+        ax.grid(False)
+        (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+        xs = [x for x in ax.get_xticks() if min(x0, x1) <= x <= max(x0, x1)]
+        ys = [y for y in ax.get_yticks() if min(y0, y1) <= y <= max(y0, y1)]
+        segments = [[(x, y0), (x, y1)] for x in xs] + [[(x0, y), (x1, y)] for y in ys]
+        if segments:
+            ax.add_collection(LineCollection(segments, **style), autolim=False)
 
 
 def _save(plt, fig) -> str:
@@ -233,9 +580,9 @@ def _save(plt, fig) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def _style(fd: FigureData, hue: str | None):
+def _style(values: list):
     """Colour, marker and dash pattern of each hue value."""
-    colours = fd.colours(hue)
+    colours = _palette(values)
     markers = {v: MARKERS[i % len(MARKERS)] for i, v in enumerate(colours)}
     dashes = {v: DASHES[i % len(DASHES)] for i, v in enumerate(colours)}
     return colours, markers, dashes
@@ -254,9 +601,11 @@ def _band(ax, x: np.ndarray, low: np.ndarray, high: np.ndarray, colour) -> None:
                                  alpha=0.18, linewidth=0))
 
 
-def _bands(ax, agg: pd.DataFrame, x: str, hue: str | None, fd: FigureData, handles: dict) -> None:
-    """Mean lines with their 95% CI band, one per hue value."""
-    colours, _, dashes = _style(fd, hue)
+def _bands(ax, agg: pd.DataFrame, x: str, hue: str | None, hue_values: list, handles: dict,
+           floor: float | None = None) -> None:
+    """Mean lines with their CI band, one per hue value; on a log axis (``floor``: its lower limit) a band that
+    reaches 0 or below runs to the panel's bottom edge instead of vanishing."""
+    colours, _, dashes = _style(hue_values)
     groups = dict(list(agg.groupby(hue, sort=False))) if hue else {None: agg}
     for value, colour in colours.items():
         sub = groups.get(value)
@@ -265,15 +614,19 @@ def _bands(ax, agg: pd.DataFrame, x: str, hue: str | None, fd: FigureData, handl
         sub = sub.sort_values(x)
         xs = sub[x].to_numpy(float)
         (line,) = ax.plot(xs, sub["mean"].to_numpy(float), color=colour, linewidth=1.3, dashes=dashes[value])
-        _band(ax, xs, sub["ci_low"].to_numpy(float), sub["ci_high"].to_numpy(float), colour)
+        low = sub["ci_low"].to_numpy(float)
+        if floor is not None:
+            low = np.where(low < floor, floor, low)
+        _band(ax, xs, low, sub["ci_high"].to_numpy(float), colour)
         handles.setdefault(value, line)
 
 
-def _runs_note(fd: FigureData, df: pd.DataFrame) -> str:
-    runs = fd.runs[fd.runs["key"].isin(df["key"].unique())]
+def _runs_note(fd: FigureData, keys) -> str:
+    runs = fd.runs[fd.runs["key"].isin(set(keys))]
     bad = runs["status"].value_counts().drop("ok", errors="ignore")
     what = ", ".join(f"{n} {s}" for s, n in bad.items())
-    return f" {len(runs)} runs over {runs['seed'].nunique()} seeds" + (f" ({what})" if what else "") + "."
+    seeds = runs["seed"].nunique()
+    return f" {_runs(len(runs))} over {seeds} seed{'s' if seeds != 1 else ''}" + (f" ({what})" if what else "") + "."
 
 
 SUPERSCRIPTS = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
@@ -303,9 +656,25 @@ def _log_axis(ax, axis: str = "y") -> None:
     target.set_minor_locator(NullLocator())
 
 
+def _few_decades(panels) -> None:
+    """A log y axis whose limits hold fewer than two powers of ten gets ticks at 1, 2 and 5 times them, labelled
+    plainly: decades alone would leave it with one tick label or none."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
+
+    for ax, _ in panels:
+        if ax.get_yscale() != "log":
+            continue
+        lo, hi = ax.get_ylim()
+        if lo > 0 and math.floor(math.log10(hi)) - math.ceil(math.log10(lo)) < 1:
+            # Within a factor of ten, evenly spaced ticks read best; else 1, 2 and 5 times powers of ten.
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=4) if hi / lo < 10 else
+                                       LogLocator(subs=(1.0, 2.0, 5.0), numticks=6))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos=None: f"{v:.4g}"))
+
+
 def _log_scale(means: pd.Series, name: str) -> bool:
-    """Log axis for norms and variances that span a decade (they vanish and explode geometrically), and for
-    other positive values that span three (e.g. a loss that exploded); not for other values with zeros."""
+    """Log axis for norms and variances that span a decade (they vanish and explode geometrically), for losses
+    that span two, and for other positive values that span three; not for values with zeros."""
     v = means.to_numpy(float)
     v = v[np.isfinite(v)]
     positive = v[v > 0]
@@ -314,7 +683,7 @@ def _log_scale(means: pd.Series, name: str) -> bool:
     span = positive.max() / positive.min()
     if "norm" in name or "var" in name.split("_"):
         return span >= 10
-    return v.min() > 0 and span >= 1e3
+    return v.min() > 0 and span >= (1e2 if "loss" in name else 1e3)  # a loss falls geometrically: two decades
 
 
 def _by(lay: Layout, *extra: str) -> list[str]:
@@ -338,76 +707,274 @@ def _progress(logged: pd.Series) -> str:
     return "epoch" if len(values) < 2 or (np.diff(values) == 1).all() else "step"
 
 
+def settle(df: pd.DataFrame, x: str, by: list[str], ok: set) -> tuple[pd.DataFrame, int, int]:
+    """Curves as the runs ended: runs that diverged are left out (their values before diverging say nothing of
+    a finished run, and one of them can reach 1e27), and a run that finished before the last ``x`` its group
+    (``by``) logged - solved, or stopped early - keeps its last value to that end. Returns the rows, the number of
+    diverged runs left out and the number of runs carried to the end."""
+    keys = df["key"].unique()
+    diverged = int(sum(k not in ok for k in keys))
+    if diverged:
+        df = df[df["key"].isin(ok)]
+    if df.empty:
+        return df, diverged, 0
+    last = df.loc[df.groupby("key", sort=False)[x].idxmax()]
+    end = last.groupby(by, dropna=False)[x].transform("max") if by else pd.Series(last[x].max(), last.index)
+    stopped = last[last[x] < end]
+    if stopped.empty:
+        return df, diverged, 0
+    grid = df[[*by, x]].drop_duplicates()
+    tail = stopped.rename(columns={x: "_last"})
+    tail = tail.merge(grid, on=by, how="inner") if by else tail.merge(grid, how="cross")
+    tail = tail[tail[x] > tail["_last"]].drop(columns="_last")
+    return pd.concat([df, tail[df.columns]], ignore_index=True), diverged, len(stopped)
+
+
+def _settle_note(diverged: int, stopped: int) -> str:
+    return ((f" {_runs(diverged)} that diverged {'is' if diverged == 1 else 'are'} left out." if diverged else "")
+            + (f" {_runs(stopped)} that stopped before the end (solved, or stopped early) keep"
+               f"{'s its' if stopped == 1 else ' their'} last value to the end." if stopped else ""))
+
+
+def _runs(n: int) -> str:
+    return f"{n} run" + ("s" if n != 1 else "")
+
+
+def _share(ranges: dict, log: bool, grid: bool, fill: float = 0.2):
+    """How panels share an axis, from each panel's (low, high): all of them (True) when each one's range fills at
+    least ``fill`` of their union; else, in a grid, the panels of each row ("row") or column ("col") where that
+    holds; else none (False)."""
+    def fits(cells) -> bool:
+        spans = [((math.log10(lo), math.log10(hi)) if log else (lo, hi)) for lo, hi in
+                 (ranges[c] for c in cells) if lo > 0 or not log]
+        if len(spans) < 2:
+            return True
+        union = max(h for _, h in spans) - min(lo for lo, _ in spans)
+        return union <= 0 or all(h - lo >= fill * union for lo, h in spans)
+
+    cells = [c for c, r in ranges.items() if r is not None]
+    if fits(cells):
+        return True
+    for mode, part in (("row", 0), ("col", 1)) if grid else ():
+        groups = {}
+        for c in cells:
+            groups.setdefault(c[part], []).append(c)
+        if all(fits(g) for g in groups.values()):
+            return mode
+    return False
+
+
+def _unite(ranges: dict, share) -> dict:
+    """Each panel's range widened to the union of the panels it shares an axis with."""
+    def key(c):
+        return () if share is True else (c[0],) if share == "row" else (c[1],) if share == "col" else c
+
+    union: dict = {}
+    for c, r in ranges.items():
+        if r is not None:
+            lo, hi = union.get(key(c), r)
+            union[key(c)] = (min(lo, r[0]), max(hi, r[1]))
+    return {c: union.get(key(c)) for c in ranges}
+
+
+def _panel_limits(cells: dict, values: dict, log: bool, q: Quantity, grid: bool):
+    """Each panel's y limits (cell -> (low, high) or None) and how the panels share the y axis."""
+    bounded = (q.low, q.high) if math.isfinite(q.low) and math.isfinite(q.high) else None
+    lims = {cell: limits(values.get(cell, []), sub["mean"], sub["ci_low"], sub["ci_high"], log, bounded)
+            for cell, sub in cells.items()}
+    share = _share(lims, log, grid)
+    return _unite(lims, share), share
+
+
+def _x_share(cells: dict, x: str, grid: bool):
+    """Panels share the x axis where their x ranges nearly agree (e.g. not networks of 3 and 10 layers)."""
+    ranges = {c: (float(sub[x].min()), float(sub[x].max())) for c, sub in cells.items() if not sub.empty}
+    return _share(ranges, False, grid, fill=0.7)
+
+
+def _set_limits(panels, cells: dict, lims: dict) -> tuple | None:
+    """Sets each panel's y limits; returns the lowest and highest of them."""
+    by_id = {id(sub): lims.get(cell) for cell, sub in cells.items()}
+    for ax, sub in panels:
+        if by_id.get(id(sub)) is not None:
+            ax.set_ylim(*by_id[id(sub)])
+    found = [v for v in by_id.values() if v is not None]
+    return (float(min(lo for lo, _ in found)), float(max(hi for _, hi in found))) if found else None
+
+
+def _floor(lims: dict, cells: dict, sub: pd.DataFrame) -> float | None:
+    """The lower y limit of the panel whose rows are ``sub``."""
+    lim = next((lims.get(c) for c, s in cells.items() if s is sub), None)
+    return lim[0] if lim else None
+
+
+def _drawn(cells: dict) -> pd.DataFrame:
+    """The rows of the panels drawn, for :class:`Figure`'s ``data``."""
+    return pd.concat(list(cells.values()), ignore_index=True)
+
+
+# --- the figures -----------------------------------------------------------------------------------------------------
+
 def draw_curves(plt, fd: FigureData, spec: Curves) -> list[Figure]:
-    logged = list(dict.fromkeys(fd.curves["metric"])) if not fd.curves.empty else []
-    wanted = spec.metrics or [m for m in dict.fromkeys([h.metric for h in fd.abl.hypotheses] + ["train_loss"])
-                              if m in logged][:1] or logged[:1]
-    lay = layout(fd, spec, ("hue", "col", "row"))
-    x_label = spec.x_label or _progress(fd.curves["epoch"])
+    probes = spec.source == "probes"
+    src, name = (fd.probes, "stat") if probes else (fd.curves, "metric")
+    if src.empty:
+        return []
+    logged = list(src[name].unique())
+    if spec.metrics:
+        wanted = [m for m in spec.metrics if m in logged]
+    else:
+        wanted = [m for m in dict.fromkeys([h.metric for h in fd.abl.hypotheses] + ["train_loss"])
+                  if m in logged][:1] or logged[:1]
+    src = src[src[name].isin(wanted)]
+    x = "epoch" if "epoch" in src and src["epoch"].notna().any() else "step"
+    where = ""
+    if probes:  # a statistic probed at several places along the network: shown at the last one
+        position = _position(src, Profile(), fd.abl.factors)
+        if position and src[position].nunique() > 1:
+            src = src[src[position] == src.groupby("key")[position].transform("max")]
+            where = f" at the last {position}"
+    x_label = spec.x_label or _progress(src[x])
     out = []
-    for metric in wanted:
-        df = _thin(lay.apply(fd.curves[fd.curves["metric"] == metric]), "epoch")
+    for group in ([wanted] if spec.overlay else [[m] for m in wanted]):
+        if not group:
+            continue
+        lay = layout(fd, spec, ("col", "row") if spec.overlay else ("hue", "col", "row"), shown=group[0])
+        hue, hue_values = (name, group) if spec.overlay else (lay.hue, fd.values(lay.hue) if lay.hue else [None])
+        df = lay.apply(src[src[name].isin(group)])
         if df.empty:
             continue
-        agg = stats.summarize(df, by=_by(lay, "epoch"))
-        log_y = spec.log_y if spec.log_y is not None else _log_scale(agg["mean"], metric)
-        fig, panels = _panels(plt, fd, lay, agg, integer_x=True)
+        keys = df["key"].unique()
+        df, diverged, stopped = settle(df, x, _by(lay, name), fd.ok)
+        df = _thin(df, x)
+        if df.empty:
+            continue
+        q = quantity(fd.abl, group[0], logged=True, about=spec.about)
+        by = [*dict.fromkeys([*_by(lay), name, x])]
+        agg = stats.summarize(df, by=by)
+        log_y = spec.log_y if spec.log_y is not None else _log_scale(agg["mean"], group[0])
+        agg, geometric = _geometric(df, by, agg, log_y)
+        agg, interval = intervals(q, agg, check_identical=False, geometric=geometric)
+        cells = _cells(fd, lay, agg)
+        if not cells:
+            continue
+        drawn = df.assign(value=df["value"] * q.scale)
+        values = {cell: drawn.loc[_match(drawn, lay, cell), "value"] for cell in cells}
+        lims, share = _panel_limits(cells, values, log_y, q, bool(lay.row))
+        fig, panels = _figure(plt, lay, cells, n_hue=len(hue_values) if hue else 0, sharey=share,
+                              sharex=_x_share(cells, x, bool(lay.row)), integer_x=True)
         handles: dict = {}
         for ax, sub in panels:
-            _bands(ax, sub, "epoch", lay.hue, fd, handles)
+            _bands(ax, sub, x, hue, hue_values, handles, _floor(lims, cells, sub) if log_y else None)
             if log_y:
                 _log_axis(ax)
-        uri = _finish(plt, fig, fd, lay.hue, handles, x_label,
-                      axis_label(fd.abl, metric) + (" (log scale)" if log_y else ""))
-        caption = (f"Learning curves: {fd.abl.describe(metric)} per {x_label}, mean over seeds with its 95% "
-                   f"CI band (t interval)" + (f", one line per {lay.hue}" if lay.hue else "") + "."
-                   + lay.note() + _runs_note(fd, df) + " Runs that diverged stop where they diverged.")
-        out.append(Figure(uri, f"{caption} {spec.caption}".strip()))
+        ylim = _set_limits(panels, cells, lims)
+        _few_decades(panels)
+        label = spec.label or (q.label if len(group) == 1 else _common(fd.abl, group))
+        uri = _finish(plt, fig, hue if not spec.overlay else None, hue_values, handles, x_label,
+                      label + (" (log scale)" if log_y else ""))
+        what = (_about(q) if len(group) == 1 else  # the statistics drawn together, described once
+                f"{', '.join(group[:-1])} and {group[-1]} ({group[0]}: {q.about}; the others alike)")
+        title = "Probe statistics over training" if probes else "Learning curves"
+        caption = (f"{title}: {what}{where} per {x_label}, {_mean(q, interval)} with {_with(interval, band=True)}"
+                   + (f", one line per {hue}" if hue and not spec.overlay else "") + "."
+                   + lay.note() + _runs_note(fd, keys) + _settle_note(diverged, stopped))
+        out.append(Figure(uri, f"{caption} {spec.caption}".strip(), _drawn(cells), ylim))
     return out
 
 
+def _match(df: pd.DataFrame, lay: Layout, cell: tuple, col_key: str | None = None) -> pd.Series:
+    """Rows of ``df`` in the panel ``cell`` (row value, col value)."""
+    mask = pd.Series(True, index=df.index)
+    r, c = cell
+    col_key = col_key or lay.col
+    if lay.row and r is not None:
+        mask &= df[lay.row] == r
+    if col_key and c is not None:
+        mask &= df[col_key] == c
+    return mask
+
+
+def _common(abl: Ablation, names: list[str]) -> str:
+    """One axis label for several statistics drawn together: their labels' common words, else the first's."""
+    labels = [quantity(abl, n, logged=True).label for n in names]
+    words = [w for w in labels[0].split() if all(w in lab.split() for lab in labels[1:])]
+    return " ".join(words) if len(words) >= 3 else labels[0]
+
+
 def draw_points(plt, fd: FigureData, spec: Points) -> list[Figure]:
+    from matplotlib.ticker import FixedFormatter, FixedLocator
+
     m = fd.result.metrics
-    lay = layout(fd, spec, ("x", "hue", "col", "row"))
+    lay = layout(fd, spec, ("x", "hue", "col", "row"), shown=spec.metric)
     values = lay.apply(m[m["metric"] == spec.metric]) if not m.empty else m
     if values.empty:
         return []
-    df = stats.summarize(values, by=[f for f in (lay.x, lay.hue, lay.col, lay.row) if f] + ["metric"])
+    q = quantity(fd.abl, spec.metric, about=spec.about)
+    by = [f for f in (lay.x, lay.hue, lay.col, lay.row) if f]
+    agg, interval = intervals(q, stats.summarize(values, by=[*by, "metric"]))
     x = lay.x
     xs = fd.values(x) if x else [None]
-    numeric = len(xs) >= 3 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in xs)
+    numeric = (len(xs) >= 3 or bool(spec.log_x)) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                         for v in xs)
     log_x = spec.log_x if spec.log_x is not None else numeric and min(xs) > 0 and max(xs) / min(xs) >= 10
-    colours, markers, _ = _style(fd, lay.hue)
-    fig, panels = _panels(plt, fd, lay, df, long_ticks=not numeric and len(xs) > 4)
+    hue_values = fd.values(lay.hue) if lay.hue else [None]
+    colours, markers, _ = _style(hue_values)
+    cells = _cells(fd, lay, agg, keep=lambda sub: sub["n"].sum() > 0)
+    if not cells:
+        return []
+    ok = values[values["key"].isin(fd.ok)]
+    runs = {cell: ok.loc[_match(ok, lay, cell), "value"] * q.scale for cell in cells}
+    lims, share = _panel_limits(cells, runs, spec.log_y, q, bool(lay.row))
+    # Category names turn when they would not fit side by side under a panel.
+    n_cols = len({c for _, c in cells}) if lay.row else min(len(cells), MAX_COLS)
+    room = (WIDTH - LEFT - RIGHT) / n_cols * 72 / 6.0  # characters of tick label a panel holds in a row
+    turn = not numeric and sum(len(str(v)) + 2 for v in xs) > room
+    fig, panels = _figure(plt, lay, cells, n_hue=len(hue_values) if lay.hue else 0, sharey=share, long_ticks=turn)
     handles: dict = {}
     width = 0.7 / max(len(colours), 1)
     for ax, sub in panels:
         for i, (value, colour) in enumerate(colours.items()):
             part = sub if lay.hue is None else sub[sub[lay.hue] == value]
+            if part.empty:
+                continue
             if x:
                 part = part.set_index(x).reindex(xs).reset_index()
             pos = np.asarray(xs if numeric else np.arange(len(xs)) + (i - (len(colours) - 1) / 2) * width,
                              dtype=float)
             mean = part["mean"].to_numpy(dtype=float)
-            err = np.abs(np.vstack([mean - part["ci_low"].to_numpy(float), part["ci_high"].to_numpy(float) - mean]))
-            handle = ax.errorbar(pos, mean, yerr=np.nan_to_num(err), color=colour, marker=markers[value],
-                                 markersize=4, capsize=2, linewidth=1 if numeric else 0, elinewidth=1)
+            low, high = part["ci_low"].to_numpy(float), part["ci_high"].to_numpy(float)
+            floor = _floor(lims, cells, sub) if spec.log_y else None
+            if floor is not None:  # on a log axis a bar that reaches 0 runs to the panel's bottom edge
+                low = np.where(low < floor, floor, low)
+            bars = np.isfinite(low) & np.isfinite(high)
+            # One collection of interval bars and one line of means: errorbar() adds caps and a container, three
+            # times the objects to draw here and in the PDF.
+            if bars.any():
+                ax.vlines(pos[bars], low[bars], high[bars], colors=[colour], linewidth=1)
+            (handle,) = ax.plot(pos, mean, color=colour, marker=markers[value], markersize=4,
+                                linestyle="-" if numeric else "none", linewidth=1)
             handles.setdefault(value, handle)
         if log_x:
             _log_axis(ax, "x")
         if spec.log_y:
             _log_axis(ax)
-        if not numeric:
-            ax.set_xticks(np.arange(len(xs)), [str(v) for v in xs], rotation=30 if len(xs) > 4 else 0,
-                          ha="right" if len(xs) > 4 else "center", rotation_mode="anchor")
+        if not numeric:  # a fixed locator and formatter: set_xticks with labels styles every tick's text anew
+            ax.xaxis.set_major_locator(FixedLocator(np.arange(len(xs))))
+            ax.xaxis.set_major_formatter(FixedFormatter([str(v) for v in xs]))
+            if turn:
+                ax.tick_params(axis="x", labelrotation=30, labelrotation_mode="xtick")
             ax.set_xlim(-0.5, len(xs) - 0.5)
-    uri = _finish(plt, fig, fd, lay.hue, handles, x or "", axis_label(fd.abl, spec.metric))
-    excluded = int(df["n_excluded"].sum())
-    what = fd.abl.describe(spec.metric)
-    caption = (f"{what[:1].upper()}{what[1:]}: mean over runs with its 95% CI (t interval) per variant, "
-               f"n = {_range(df['n'])} runs each."
+    ylim = _set_limits(panels, cells, lims)
+    _few_decades(panels)
+    uri = _finish(plt, fig, lay.hue, hue_values, handles, x or "",
+                  q.label + (" (log scale)" if spec.log_y else ""))
+    excluded = int(agg["n_excluded"].sum())
+    what = _about(q)
+    caption = (f"{what[:1].upper()}{what[1:]}: {_mean(q, interval)} with {_with(interval)} per variant, "
+               f"n = {_range(agg['n'])} runs each."
                + lay.note() + (f" {excluded} non-finite values (diverged runs) are left out." if excluded else ""))
-    return [Figure(uri, f"{caption} {spec.caption}".strip())]
+    return [Figure(uri, f"{caption} {spec.caption}".strip(), _drawn(cells), ylim)]
 
 
 def _position(probes: pd.DataFrame, spec: Profile, factors) -> str | None:
@@ -431,34 +998,57 @@ def draw_profile(plt, fd: FigureData, spec: Profile) -> list[Figure]:
         return []
     time = "epoch" if "epoch" in p and p["epoch"].notna().any() else "step"
     t = p.groupby("key")[time]
-    parts = []
+    first, last = t.transform("min"), t.transform("max")
+    parts = {}
     if "init" in spec.at:
-        parts.append(p[p[time] == t.transform("min")].assign(when="init"))
-    if "final" in spec.at:  # a diverged run's last probe is not "after training"
-        ok = set(fd.runs.loc[fd.runs["status"] == "ok", "key"])
-        parts.append(p[(p[time] == t.transform("max")) & p["key"].isin(ok)].assign(when="final"))
-    df = pd.concat(parts, ignore_index=True)
-    split = len(spec.at) > 1
-    lay = layout(fd, spec, ("hue", "row") if split else ("hue", "col", "row"))
-    df = lay.apply(df)
+        parts["init"] = p[p[time] == first].assign(when="init")
+    if "final" in spec.at:  # a run probed once has no "after training"; a diverged run's last probe is not one
+        parts["final"] = p[(p[time] == last) & (last > first) & p["key"].isin(fd.ok)].assign(when="final")
+    at = [w for w in spec.at if w in parts and not parts[w].empty]
+    if not at:
+        return []
+    split = len(at) > 1
+    lay = layout(fd, spec, ("hue", "row") if split else ("hue", "col", "row"), shown=spec.stat)
+    df = lay.apply(pd.concat([parts[w] for w in at], ignore_index=True))
     if df.empty:
         return []
-    agg = stats.summarize(df, by=_by(lay, *(["when"] if split else []), position))
+    q = quantity(fd.abl, spec.stat, logged=True, about=spec.about)
+    by = _by(lay, *(["when"] if split else []), position)
+    agg = stats.summarize(df, by=by)
     log_y = spec.log_y if spec.log_y is not None else _log_scale(agg["mean"], spec.stat)
-    fig, panels = _panels(plt, fd, lay, agg, col_values=list(spec.at) if split else None, integer_x=True)
+    agg, geometric = _geometric(df, by, agg, log_y)
+    agg, interval = intervals(q, agg, check_identical=False, geometric=geometric)
+    # A panel with fewer than two positions (e.g. a network of one layer) has no profile to draw.
+    cols = ("when", at) if split else None
+    cells = _cells(fd, lay, agg, cols=cols,
+                   keep=lambda sub: sub.loc[np.isfinite(sub["mean"]), position].nunique() >= 2)
+    if not cells:
+        return []
+    drawn = df.assign(value=df["value"] * q.scale)
+    values = {cell: drawn.loc[_match(drawn, lay, cell, "when" if split else None), "value"] for cell in cells}
+    grid = bool(lay.row)
+    lims, share = _panel_limits(cells, values, log_y, q, grid)
+    hue_values = fd.values(lay.hue) if lay.hue else [None]
+    fig, panels = _figure(plt, lay, cells, n_hue=len(hue_values) if lay.hue else 0, sharey=share, integer_x=True,
+                          sharex=_x_share(cells, position, grid), col_key="when" if split else None)
     handles: dict = {}
     for ax, sub in panels:
-        _bands(ax, sub, position, lay.hue, fd, handles)
+        _bands(ax, sub, position, lay.hue, hue_values, handles, _floor(lims, cells, sub) if log_y else None)
         if log_y:
             _log_axis(ax)
-    label = spec.label or fd.abl.describe(spec.stat)
-    uri = _finish(plt, fig, fd, lay.hue, handles, fd.abl.describe(position),
+    ylim = _set_limits(panels, cells, lims)
+    _few_decades(panels)
+    label = spec.label or q.label
+    uri = _finish(plt, fig, lay.hue, hue_values, handles, _short(fd.abl.describe(position)),
                   label + (" (log scale)" if log_y else ""))
-    caption = (f"Probe {spec.stat}" + (f" ({label})" if label != spec.stat else "") + f" per {position}, "
-               + " and ".join(WHEN[w] for w in spec.at) + ": mean over seeds with its 95% CI band."
-               + lay.note() + _runs_note(fd, df)
-               + (" Runs that diverged are left out after training." if "final" in spec.at else ""))
-    return [Figure(uri, f"{caption} {spec.caption}".strip())]
+    once = [w for w in spec.at if w not in at]
+    caption = (f"Probe {spec.stat}" + (f" ({q.about})" if q.about != spec.stat else "") + f" per {position}, "
+               + " and ".join(WHEN[w] for w in at) + f": {_mean(q, interval)} with {_with(interval, band=True)}."
+               + (" The runs were probed only at init, so there is no after-training profile." if once == ["final"]
+                  else "")
+               + lay.note() + _runs_note(fd, df["key"].unique())
+               + (" Runs that diverged are left out after training." if "final" in at else ""))
+    return [Figure(uri, f"{caption} {spec.caption}".strip(), _drawn(cells), ylim)]
 
 
 def draw_path(plt, fd: FigureData, spec: Path) -> list[Figure]:
@@ -473,8 +1063,29 @@ def draw_path(plt, fd: FigureData, spec: Path) -> list[Figure]:
     lay = layout(fd, spec, ("hue", "col", "row"))
     factors = [f for f in [*fd.abl.factors, "device", "seed"] if f in fd.runs]
     df = lay.apply(wide.merge(fd.runs[["key", *factors]], on="key"))
-    colours, _, dashes = _style(fd, lay.hue)
-    fig, panels = _panels(plt, fd, lay, df)
+    keys = df["key"].unique()
+    diverged = int(sum(k not in fd.ok for k in keys))
+    df = df[df["key"].isin(fd.ok)]
+    if spec.runs:  # the lowest seeds of each line group, for a picture that stays readable
+        seeds = df.groupby(_by(lay), dropna=False)["seed"].transform(
+            lambda s: s.isin(sorted(s.unique())[:spec.runs])) if _by(lay) else df["seed"].isin(
+            sorted(df["seed"].unique())[:spec.runs])
+        df = df[seeds.astype(bool)]
+        keys = [k for k in keys if k not in fd.ok or k in set(df["key"])]
+    cells = _cells(fd, lay, df)
+    if not cells:
+        return []
+    hue_values = fd.values(lay.hue) if lay.hue else [None]
+    colours, _, dashes = _style(hue_values)
+    x_span = (df[spec.x].min(), df[spec.x].max())
+    y_span = (df[spec.y].min(), df[spec.y].max())
+    height = PANEL_HEIGHT
+    if spec.equal:  # panels as tall as the data are, in the x axis's units
+        n_cols = len({c for _, c in cells}) if lay.row else min(len(cells), MAX_COLS)
+        panel_w = (WIDTH - LEFT - RIGHT) / n_cols * 0.92
+        ratio = (y_span[1] - y_span[0]) / max(x_span[1] - x_span[0], 1e-300)
+        height = float(np.clip(panel_w * ratio, 0.8, 2.6))
+    fig, panels = _figure(plt, lay, cells, n_hue=len(hue_values) if lay.hue else 0, panel_height=height)
     handles: dict = {}
     for ax, sub in panels:
         for key, run in sub.sort_values(time).groupby("key", sort=False):
@@ -483,21 +1094,37 @@ def draw_path(plt, fd: FigureData, spec: Path) -> list[Figure]:
                               dashes=dashes[value])
             ax.plot(run[spec.x].iloc[:1], run[spec.y].iloc[:1], "o", color=colours[value], markersize=3)
             handles.setdefault(value, line)
-    uri = _finish(plt, fig, fd, lay.hue, handles, axis_label(fd.abl, spec.x), axis_label(fd.abl, spec.y))
-    caption = (f"Trajectories of ({spec.x}, {spec.y}) over training, one line per run, a dot at its start."
-               + lay.note() + _runs_note(fd, df))
-    return [Figure(uri, f"{caption} {spec.caption}".strip())]
+    if spec.equal:  # one set of limits for all panels (the axes are shared), the box fitted to one scale
+        ax = panels[0][0]
+        ax.set_xlim(*_pad(x_span))
+        ax.set_ylim(*_pad(y_span))
+        for ax, _ in panels:
+            ax.set_aspect("equal", adjustable="box")
+    qx, qy = quantity(fd.abl, spec.x, logged=True), quantity(fd.abl, spec.y, logged=True)
+    uri = _finish(plt, fig, lay.hue, hue_values, handles, qx.label, qy.label)
+    caption = (f"Trajectories of ({spec.x}, {spec.y}) over training, one line per run, a dot at its start"
+               + ((f"; one run per panel and colour (the lowest seed)" if spec.runs == 1 else
+                   f"; the {spec.runs} lowest seeds per panel and colour") if spec.runs else "")
+               + (", both axes on one scale" if spec.equal else "") + "."
+               + lay.note() + _runs_note(fd, keys)
+               + _settle_note(diverged, 0))
+    data = df.rename(columns={spec.x: "x", spec.y: "y"})
+    ylims = [ax.get_ylim() for ax, _ in panels]
+    return [Figure(uri, f"{caption} {spec.caption}".strip(), data,
+                   (float(min(lo for lo, _ in ylims)), float(max(hi for _, hi in ylims))))]
 
 
-def _covered(specs: list, kind: type, attr: str | None) -> set:
-    return {getattr(s, attr) if attr else None for s in specs if isinstance(s, kind)}
+def _pad(span: tuple[float, float]) -> tuple[float, float]:
+    lo, hi = float(span[0]), float(span[1])
+    pad = (hi - lo) * 0.05 or 0.5
+    return lo - pad, hi + pad
 
 
 def specs_for(fd: FigureData) -> list:
     """The ablation's declared figures, then the common ones that a declaration does not already cover."""
     own = list(fd.abl.figures)
-    common: list = [] if _covered(own, Curves, None) else [Curves()]
-    done = _covered(own, Points, "metric")
+    common: list = [] if any(isinstance(s, Curves) and s.source == "curves" for s in own) else [Curves()]
+    done = {s.metric for s in own if isinstance(s, Points)}
     common += [Points(metric=m) for m in dict.fromkeys(h.metric for h in fd.abl.hypotheses) if m not in done]
     return [*own, *common]
 

@@ -57,8 +57,11 @@ def takeaway(result: Result) -> str:
     elif done == tested:
         text = f"All {tested} core hypotheses reproduced." if tested > 1 else "The core hypothesis reproduced."
     else:
-        misses = ", ".join(f"{e['H']} {e['verdict']}" for e in p.exceptions)
-        text = f"{done} of {tested} core hypotheses reproduced; not {misses}."
+        by_verdict: dict[str, list[str]] = {}
+        for e in p.exceptions:
+            by_verdict.setdefault(e["verdict"], []).append(e["H"])
+        misses = "; ".join(f"{', '.join(hs)} {v}" for v, hs in by_verdict.items())
+        text = f"{done} of {tested} core hypotheses reproduced; {misses}."
     extra = [f"{role} {n} of {t}" for role in ("mechanism", "secondary") for n, t in [getattr(p, role)] if t]
     if extra:
         text += " Also reproduced: " + ", ".join(extra) + "."
