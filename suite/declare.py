@@ -227,7 +227,7 @@ class Path(_Figure):
 
 @dataclass(frozen=True)
 class Custom:
-    """Anything else: ``draw(data) -> matplotlib Figure`` gets a :class:`suite.report.figures.FigureData`."""
+    """Anything else: ``draw(data) -> matplotlib Figure`` gets a :class:`suite.report.layout.FigureData`."""
 
     draw: Callable[..., Any]
     caption: str

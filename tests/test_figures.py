@@ -162,18 +162,18 @@ def test_a_profile_probed_once_has_no_after_training_panel_nor_one_layer_panels(
 
 
 def test_axis_labels_come_from_descriptions():
-    from suite.report.figures import _short
+    from suite.report.quantities import short_label
 
-    assert _short("log10(iters / sqrt(kappa)): flat in kappa when iters grow like sqrt(kappa)") == \
+    assert short_label("log10(iters / sqrt(kappa)): flat in kappa when iters grow like sqrt(kappa)") == \
         "log10(iters / sqrt(kappa))"
-    assert _short("iterations to the tolerance (max_iters if not reached)") == "iterations to the tolerance"
-    assert _short("validation accuracy after the budget (fraction); picks each arm's learning rate") == \
+    assert short_label("iterations to the tolerance (max_iters if not reached)") == "iterations to the tolerance"
+    assert short_label("validation accuracy after the budget (fraction); picks each arm's learning rate") == \
         "validation accuracy after the budget (fraction)"
-    assert _short("1 if the run solved the task, else 0") == "the run solved the task"
+    assert short_label("1 if the run solved the task, else 0") == "the run solved the task"
 
 
 def test_limits_come_from_the_data_not_a_wide_interval():
-    from suite.report.figures import limits
+    from suite.report.quantities import limits
 
     low, high = limits(values=[0.1, 0.2, 9.0], means=[3.1], lows=[-1500.0], highs=[1500.0])
     assert low > -1 and high < 10

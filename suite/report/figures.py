@@ -1,18 +1,10 @@
 """Figures from the tidy tables: learning curves, final metrics per variant, per-layer probe profiles, paths.
 
 The report draws the common figures of any ablation (learning curves, and each hypothesis metric per variant);
-an ablation declares the others (``figures=`` in its declaration, :mod:`suite.declare`). Factors are laid out by
-how much the hypotheses rest on them: the most compared one gets the colour (or the x axis), the next ones the
-panel columns and rows, and any left over are held at the value the hypotheses use most, which the caption states.
-A factor the hypotheses tune (``best=``, ``top=``) is drawn as the verdicts choose it: each arm (each combination of
-the factors shown) at its own best setting, or best fraction of settings, which the caption names. A factor keeps
-its colours across figures.
-
-What is drawn follows the verdicts' rules: runs that diverged are left out of means and never set an axis; runs
-that stopped early keep their last value; intervals respect the metric's range (Wilson intervals for 0/1
-outcomes, clipped to the range of fractions and at 0 for quantities that cannot be negative); deterministic
-quantities get none. Axis labels come from the descriptions of the metrics; accuracies and 0/1 outcomes are drawn
-in percent, as the report's tables show them.
+an ablation declares the others (``figures=`` in its declaration, :mod:`suite.declare`). This module draws them:
+each figure's panels, axes, lines, bands, legend and caption, and saves it as SVG. Which runs each panel and line
+shows, and at which tuned setting, is decided in :mod:`suite.report.layout`; how a quantity is labelled, summarized
+and bounded (its intervals and axis limits, diverged and early-stopped runs) in :mod:`suite.report.quantities`.
 """
 
 from __future__ import annotations
@@ -20,19 +12,20 @@ from __future__ import annotations
 import base64
 import io
 import math
-import re
 import textwrap
-from collections import Counter
 from dataclasses import dataclass, field
-from functools import cache, cached_property
+from functools import cache
 
 import numpy as np
 import pandas as pd
 
-from suite import stats, tables, verdicts
+from suite import stats, tables
 from suite.declare import Curves, Custom, Path, Points, Profile
-from suite.plan import DEVICES
 from suite.registry import Ablation
+from suite.report.layout import MAX_COLS, FigureData, Layout, layout, palette
+from suite.report.quantities import (Quantity, caption_about, caption_interval, caption_mean, geometric_means,
+                                     intervals, limits, log_scale, quantity, runs_phrase, settle, settle_note,
+                                     short_label)
 from suite.results import Result
 
 WIDTH = 6.8  # inches: about the text width of A4 with 16 mm margins, so that figures print near their drawn size
@@ -41,15 +34,11 @@ PANEL_GAP = 0.5  # between panel rows: the panel title and the tick labels
 LEFT, RIGHT = 0.8, 0.12  # inches of margin: the y label and tick labels; the last tick label's overhang
 LEGEND_COLS = 6
 MAX_POINTS = 80  # per line
-MAX_COLS = 4
-MAX_PANELS = 12
-MAX_LISTED = 12  # tuned arms named one by one in a caption; more are counted per chosen value
 MARKERS = "osD^vPX<>*"
 # Lines are told apart by dashes as well as colour (for print and colour blindness): dashes cost nothing to
 # draw, where markers are one more object per point, here and in the PDF.
 DASHES = [(), (4, 1.5), (1, 1.2), (5, 1.5, 1, 1.5), (2.5, 2.5), (7, 2), (5, 1.5, 1, 1.5, 1, 1.5)]
 WHEN = {"init": "at init", "final": "after training"}
-Z95 = 1.959963984540054  # the normal quantile of a two-sided 95% interval
 
 
 @dataclass
@@ -78,387 +67,9 @@ def _pyplot():
     return plt
 
 
-# --- what a quantity is, and how to draw it ------------------------------------------------------------------------
-
-LOG_WORDS = re.compile(r"\blog(?:10|2)?\b")
-# Quantities that cannot be negative, by a word of their name or description (unless they are logarithms).
-NONNEGATIVE_NAMES = {"norm", "var", "msq", "loss", "steps", "iters", "updates", "count", "drift", "params", "err",
-                     "error", "s"}
-NONNEGATIVE_WORDS = ("norm", "variance", "mean square", "loss", "cross-entropy", "squared error", "steps",
-                     "updates", "iterations", "parameters", "seconds", "distance", "|")
-
-
-@dataclass(frozen=True)
-class Quantity:
-    """How a metric, logged curve or probe statistic is drawn: its axis label, the factor from stored to drawn
-    units (100 for percentages), the range its values (and so its intervals) cannot leave, in drawn units, and
-    whether it is a 0/1 outcome or fixed by construction (no interval)."""
-
-    name: str
-    about: str
-    label: str
-    scale: float = 1.0
-    low: float = -math.inf
-    high: float = math.inf
-    binary: bool = False
-    fixed: bool = False
-
-
-def _short(about: str) -> str:
-    """An axis label from a description: its definition without the explanation that follows a ";" (or a ":"
-    that explains, e.g. 'flat in kappa when ...'), without a trailing remark in parentheses that is not a unit,
-    and a long definition cut to its first clause. '1 if X, else 0' becomes X."""
-    text = " ".join(about.split())
-    binary = re.fullmatch(r"1 if (.*?)(?:,? else 0)?", text)
-    text = binary.group(1) if binary else text
-    depth = 0
-    for i, ch in enumerate(text):
-        depth += (ch in "([") - (ch in ")]")
-        if depth == 0 and (ch == ";" or ch == ":" and re.search(r"\b(when|if|for)\b", text[i:])):
-            text = text[:i]
-            break
-    remark = re.search(r"\s\(([^()]*)\)$", text)
-    if remark and (len(remark.group(1)) > 20 or re.search(r"\b(if|when|the)\b", remark.group(1))):
-        text = text[:remark.start()]
-    if len(text) > 60 and text.find(", ", 30) > 0:
-        text = text[:text.find(", ", 30)]
-    return text.strip()
-
-
-def quantity(abl: Ablation, name: str, logged: bool = False, about: str = "") -> Quantity:
-    """How ``name`` is drawn; ``logged``: a curve or probe statistic, described by the ablation's ``labels``
-    first (a metric's description speaks of its final value); ``about``: a figure's own description of it."""
-    about = about or ((abl.labels.get(name) or abl.describe(name)) if logged else abl.describe(name))
-    words = set(name.lower().split("_"))
-    text = about.lower()
-    binary = abl.kind(name) == "binary"
-    logarithm = bool(words & {"log", "log10", "log2"} or LOG_WORDS.search(text))
-    fraction = binary or bool(words & {"acc", "frac"}) or text.endswith("(fraction)") or \
-        text.startswith("fraction of")
-    percent = binary or name.endswith("_acc")  # as the report's tables show them
-    label = _short(about)
-    if percent:
-        label = re.sub(r"\s*\(fraction\)$", "", label) + (" (% of runs)" if binary else " (%)")
-    scale = 100.0 if percent else 1.0
-    low, high = -math.inf, math.inf
-    if fraction:
-        low, high = 0.0, scale
-    elif not logarithm and (words & NONNEGATIVE_NAMES or any(w in text for w in NONNEGATIVE_WORDS)):
-        low = 0.0
-    tested = [h.role for h in abl.hypotheses if h.metric == name]
-    return Quantity(name, about, label, scale, low, high, binary, bool(tested) and set(tested) == {"sanity"})
-
-
 def _wrap(label: str, inches: float) -> str:
     """A label broken into lines that fit ``inches`` at the 9-point axis label size."""
     return textwrap.fill(label, max(16, int(inches * 72 / 5.0)))
-
-
-def _geometric(df: pd.DataFrame, by: list[str], agg: pd.DataFrame, log: bool) -> tuple[pd.DataFrame, bool]:
-    """On a log axis, lines of positive values (norms, variances, losses spanning decades) are geometric means
-    with the t interval of their log10 values: an arithmetic mean's interval of values that span decades reaches 0,
-    which a log axis cannot show. ``agg`` as it is otherwise (or when a value is 0 or less)."""
-    values = pd.to_numeric(df["value"], errors="coerce").to_numpy(float)
-    finite = values[np.isfinite(values)]
-    if not log or not finite.size or (finite <= 0).any():
-        return agg, False
-    logs = stats.summarize(df.assign(value=np.log10(np.where(np.isfinite(values), values, np.nan))), by=by)
-    for col in ("mean", "ci_low", "ci_high"):
-        logs[col] = 10.0 ** logs[col]
-    return logs, True
-
-
-def intervals(q: Quantity, agg: pd.DataFrame, check_identical: bool = True,
-              geometric: bool = False) -> tuple[pd.DataFrame, tuple]:
-    """``agg`` (from :func:`suite.stats.summarize`) in drawn units, with intervals that fit the quantity: Wilson
-    intervals for a 0/1 outcome; none for a quantity fixed by construction, or (``check_identical``) one whose
-    values are identical across seeds (an arm whose seeds agree gets none either); clipped to the quantity's
-    range. Also the caption's words for them, for :func:`_with` (``geometric``: ``agg`` holds geometric means)."""
-    agg = agg.copy()
-    n, mean = agg["n"].to_numpy(float), agg["mean"].to_numpy(float)
-    notes = []
-    if geometric:
-        kind = "95% CI"
-        notes.append("t interval of log10 values")
-    elif q.binary:  # Wilson: a t interval of a proportion leaves [0, 1] (a solve rate once had a CI up to 1.2)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            centre = (mean + Z95 ** 2 / (2 * n)) / (1 + Z95 ** 2 / n)
-            half = Z95 * np.sqrt(mean * (1 - mean) / n + Z95 ** 2 / (4 * n ** 2)) / (1 + Z95 ** 2 / n)
-        agg["ci_low"] = np.where(n >= 1, centre - half, np.nan)
-        agg["ci_high"] = np.where(n >= 1, centre + half, np.nan)
-        kind = "95% Wilson interval"
-    if not geometric and not q.binary:
-        kind = "95% CI"
-        notes.append("t interval")
-        # Seeds that agree exactly leave nothing to estimate (e.g. Newton's one iteration): no bar, not a flat one.
-        same = (n >= 2) & (np.nan_to_num(agg["std"].to_numpy(float), nan=np.inf) <= 1e-12 * np.abs(mean))
-        if q.fixed or (check_identical and same.any() and same[n >= 2].all()):
-            kind = "no interval (fixed by construction)" if q.fixed else "no interval (identical across seeds)"
-            same[:] = True
-        if check_identical:
-            agg.loc[same, ["ci_low", "ci_high"]] = np.nan
-    for col in ("mean", "ci_low", "ci_high"):
-        agg[col] = agg[col] * q.scale
-    low, high = agg["ci_low"].to_numpy(float), agg["ci_high"].to_numpy(float)
-    if np.any(low < q.low) or np.any(high > q.high):
-        notes.append(f"clipped to [{q.low:g}, {q.high:g}]" if math.isfinite(q.high) else f"clipped at {q.low:g}")
-    agg["ci_low"], agg["ci_high"] = np.clip(low, q.low, q.high), np.clip(high, q.low, q.high)
-    return agg, (kind, notes, geometric)
-
-
-def _about(q: Quantity) -> str:
-    """The description for a caption, without a unit the figure does not use ('(fraction)' drawn in %)."""
-    return re.sub(r"\s*\(fraction\)", "", q.about) if q.scale == 100 else q.about
-
-
-def _mean(q: Quantity, words: tuple = ("", [], False)) -> str:
-    """What a point or line is: 'mean over runs', 'geometric mean over runs', 'share of runs (%)' for a 0/1
-    outcome (``words``: from :func:`intervals`)."""
-    if q.binary:
-        return "share of runs (%)"
-    return ("geometric mean" if words[2] else "mean") + " over runs" + (" (in %)" if q.scale == 100 else "")
-
-
-def _with(words: tuple, band: bool = False) -> str:
-    """'its 95% CI band (t interval, clipped at 0)', or 'no interval (identical across seeds)'."""
-    kind, notes, _ = words
-    if kind.startswith("no interval"):
-        return kind
-    return f"its {kind}" + (" band" if band else "") + (f" ({', '.join(notes)})" if notes else "")
-
-
-def limits(values, means, lows, highs, log: bool = False, bounded: tuple | None = None) -> tuple[float, float] | None:
-    """y limits from the data: the means, and the intervals only as far as the runs' own values reach (a wide
-    interval of a few seeds, or a diverged run, never stretches an axis) unless they are ``bounded`` (low, high:
-    e.g. a proportion's, inside [0, 100]; then a panel spans at least a tenth of that range, so that noise at
-    chance level does not fill it); a 5% margin."""
-    def finite(a):
-        a = np.asarray(a, dtype=float).ravel()
-        a = a[np.isfinite(a)]
-        return np.log10(a[a > 0]) if log else a
-
-    data, mid = finite(values), finite(means)
-    if not mid.size:
-        return None
-    lo, hi = mid.min(), mid.max()
-    if data.size or bounded:
-        ends = finite(np.r_[np.ravel(lows), np.ravel(highs)])
-        ends = ends if bounded else np.clip(ends, min(data.min(), lo), max(data.max(), hi))
-        if ends.size:
-            lo, hi = min(lo, ends.min()), max(hi, ends.max())
-    if bounded and not log and hi - lo < (bounded[1] - bounded[0]) / 10:
-        centre, half = (lo + hi) / 2, (bounded[1] - bounded[0]) / 20
-        lo, hi = max(bounded[0], centre - half), min(bounded[1], centre + half)
-        lo, hi = (lo, lo + 2 * half) if lo == bounded[0] else (hi - 2 * half, hi) if hi == bounded[1] else (lo, hi)
-    pad = (hi - lo) * 0.05 or max(abs(hi) * 0.1, 0.05 if log else 1e-9)
-    lo, hi = lo - pad, hi + pad
-    return (10 ** lo, 10 ** hi) if log else (lo, hi)
-
-
-# --- the data of one tier ----------------------------------------------------------------------------------------
-
-@dataclass
-class FigureData:
-    """One tier's results of one ablation, with the tidy tables built on first use."""
-
-    result: Result
-    tuned: dict = field(default_factory=dict, repr=False)  # what _tune chose, per arms, fixed values and rule
-    _values: dict = field(default_factory=dict, repr=False)
-
-    @property
-    def abl(self) -> Ablation:
-        return self.result.abl
-
-    @property
-    def curves(self) -> pd.DataFrame:
-        return self.result.curves
-
-    @property
-    def probes(self) -> pd.DataFrame:
-        return self.result.probes
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        return self.result.judgement.summary
-
-    @property
-    def runs(self) -> pd.DataFrame:
-        return self.result.judgement.runs
-
-    @cached_property
-    def ok(self) -> set:
-        """Keys of the runs that finished (status "ok")."""
-        return set(self.runs.loc[self.runs["status"] == "ok", "key"]) if not self.runs.empty else set()
-
-    def values(self, factor: str) -> list:
-        """The factor's values that ran, in declaration order (devices in their usual order)."""
-        if factor not in self._values:
-            ran = set(self.runs[factor].dropna().unique())
-            order = list(DEVICES) if factor == "device" else self.abl.factor_values(factor)
-            self._values[factor] = [v for v in order if v in ran]
-        return self._values[factor]
-
-    @cached_property
-    def ranking(self) -> list[str]:
-        """Factors that vary among the runs, those the hypotheses compare first; the device last."""
-        score = Counter()
-        for h in self.abl.hypotheses:
-            score.update({k: 2 for k in h.a})
-            score.update({k: 1 for k in h.where})
-        names = list(self.abl.factors)
-        varying = sorted((f for f in names if len(self.values(f)) > 1), key=lambda f: (-score[f], names.index(f)))
-        return varying + (["device"] if len(self.values("device")) > 1 else [])
-
-    def headline(self, factor: str):
-        """The value the hypotheses restrict this factor to most often, else its first value that ran."""
-        ran = self.values(factor)
-        used = Counter(v for h in self.abl.hypotheses for side in (h.where, h.a, h.b)
-                       for v in np.atleast_1d(side.get(factor, [])).tolist() if v in ran)
-        return used.most_common(1)[0][0] if used else ran[0]
-
-    def colours(self, factor: str | None) -> dict:
-        return _palette(self.values(factor) if factor else [None])
-
-    @property
-    def tune_seeds(self) -> int | None:
-        """The seeds tuning looks at: the first round's under the sequential rule (as :func:`suite.verdicts.judge`)."""
-        tier = self.result.tier
-        return self.abl.tiers[tier].seeds if self.result.sequential and tier in self.abl.tiers else None
-
-
-def _palette(values: list) -> dict:
-    import seaborn as sns
-
-    palette = sns.color_palette("colorblind" if len(values) <= 10 else "viridis", len(values))
-    return dict(zip(values, palette))
-
-
-# --- layout: which factor goes where, and the tuned ones ------------------------------------------------------------
-
-@dataclass
-class Layout:
-    roles: dict[str, str]  # role (x, hue, col, row) -> factor
-    fixed: dict = field(default_factory=dict)  # factor -> the one value shown
-    tuned: dict = field(default_factory=dict)  # factor -> (selection metric, fraction or None), as the verdicts tune
-    chosen: dict = field(default_factory=dict)  # arm (values of the shown factors) -> factor -> chosen value(s)
-    keys: set | None = None  # the runs tuning keeps; None: no factor is tuned
-
-    def __getattr__(self, role: str):
-        if role.startswith("__"):
-            raise AttributeError(role)
-        return self.roles.get(role)
-
-    @property
-    def arms(self) -> list[str]:
-        """The factors shown (panels, colour, x), whose combinations are the arms."""
-        return list(dict.fromkeys(self.roles.values()))
-
-    def apply(self, df: pd.DataFrame) -> pd.DataFrame:
-        for k, v in self.fixed.items():
-            df = df[df[k].isin(np.atleast_1d(v).tolist())]
-        return df if self.keys is None else df[df["key"].isin(self.keys)]
-
-    def note(self) -> str:
-        return (f" Shown at {_variant(self.fixed)}." if self.fixed else "") + _tuning_note(self)
-
-
-def _variant(values: dict) -> str:
-    return ", ".join(f"{k} = {v}" for k, v in values.items())
-
-
-def _fmt(value) -> str:
-    if isinstance(value, (list, tuple)):
-        return "{" + ", ".join(map(_fmt, value)) + "}"
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def _tuning_note(lay: Layout) -> str:
-    """'Each optimizer at its own best lr by lowest val_loss (as the verdicts choose): sgd 0.1, adam 0.001.'"""
-    out = ""
-    arms = lay.arms
-    for factor, (metric, frac) in lay.tuned.items():
-        how = f"lowest {metric[1:]}" if metric.startswith("-") else f"highest {metric}"
-        who = f"Each {arms[0]}" if len(arms) == 1 else f"Each variant ({'/'.join(arms)})" if arms else "The runs"
-        rule = (f"{who} at its own best {factor} by {how}" if frac is None else
-                f"{who} with its best {frac:.0%} of {factor} values by {how}")
-        picks = [("/".join(map(_fmt, arm)), lay.chosen[arm].get(factor)) for arm in lay.chosen]
-        if len(picks) <= MAX_LISTED:
-            listing = ", ".join(f"{name} {_fmt(v) if v is not None else 'none'}".strip() for name, v in picks)
-        else:
-            counts = Counter(_fmt(v) if v is not None else "none" for _, v in picks)
-            listing = ", ".join(f"{v} for {n} variant{'s' if n > 1 else ''}" for v, n in counts.most_common())
-        out += f" {rule} (as the verdicts choose): {listing}."
-        if any(v is None for _, v in picks):
-            out += " An arm with none had a diverged seed at every setting and is not drawn."
-    return out
-
-
-def _selection(fd: FigureData, factor: str, shown: str | None) -> tuple[str, float | None]:
-    """How the hypotheses tune ``factor``: those about the metric shown, else the first core one, else the first."""
-    hyps = [h for h in fd.abl.hypotheses if factor in h.tuned]
-    h = next((h for h in hyps if h.metric == shown), None) or next((h for h in hyps if h.role == "core"), hyps[0])
-    return (h.best[factor], None) if factor in h.best else tuple(h.top[factor])
-
-
-def layout(fd: FigureData, spec, roles: tuple[str, ...], shown: str | None = None) -> Layout:
-    """Assign factors to roles: the spec's own choices, then the ranking; the rest held at their headline value,
-    except factors that hypotheses tune, which each arm takes at the value(s) the verdicts would choose, ranked by
-    the selection metric of the hypotheses about ``shown`` (the metric drawn)."""
-    chosen = {r: getattr(spec, r) for r in roles if getattr(spec, r, None)}  # checked by the registry
-    tunable = {f for h in fd.abl.hypotheses for f in h.tuned}
-    free = [f for f in fd.ranking if f not in chosen.values() and f not in spec.where]
-    tuned = [f for f in free if f in tunable]
-    free = [f for f in free if f not in tunable]
-    for role in roles:
-        if role not in chosen and free:
-            chosen[role] = free.pop(0)
-    selection = {f: _selection(fd, f, shown) for f in tuned}
-    # As the verdicts do: settings chosen (best) before fractions kept (top).
-    selection = dict(sorted(selection.items(), key=lambda kv: kv[1][1] is not None))
-    lay = Layout(chosen, dict(spec.where) | {f: fd.headline(f) for f in free}, selection)
-    n_col, n_row = (len(fd.values(lay.col)) if lay.col else 1), (len(fd.values(lay.row)) if lay.row else 1)
-    if lay.row and n_col > MAX_COLS and n_row < n_col:
-        chosen["col"], chosen["row"] = chosen["row"], chosen["col"]
-    if lay.row and n_col * n_row > MAX_PANELS:
-        lay.fixed[lay.row] = fd.headline(lay.row)
-        del chosen["row"]
-    _tune(fd, lay)
-    return lay
-
-
-def _tune(fd: FigureData, lay: Layout) -> None:
-    """Each arm's chosen settings and the runs they keep (``lay.chosen``, ``lay.keys``), by the verdicts' rule
-    (:func:`suite.verdicts.choose`): the best mean over seeds of the selection metric, no setting with a
-    diverged seed."""
-    if not lay.tuned:
-        return
-    memo = (tuple(lay.arms), repr(sorted(lay.fixed.items(), key=str)), tuple(lay.tuned.items()))
-    if memo in fd.tuned:  # figures of one ablation mostly share their arms: tuned once
-        lay.chosen, lay.keys = fd.tuned[memo]
-        return
-    m = fd.result.metrics
-    if m.empty:
-        lay.keys = set()
-        return
-    m = m[m["status"] != "failed"]
-    for k, v in lay.fixed.items():
-        m = m[m[k].isin(np.atleast_1d(v).tolist())]
-    m = m[m["metric"].isin({metric.lstrip("-") for metric, _ in lay.tuned.values()})]
-    arms = lay.arms
-    keys: set = set()
-    for arm, g in (m.groupby(arms, sort=True, dropna=False) if arms else [((), m)]):
-        picks = {}
-        for factor, (metric, frac) in lay.tuned.items():
-            keep = verdicts.choose(g, factor, metric, frac, fd.tune_seeds)
-            picks[factor] = (keep[0] if frac is None else sorted(keep)) if keep else None
-            g = g[g[factor].isin(keep)]
-        lay.chosen[arm if isinstance(arm, tuple) else (arm,)] = picks
-        keys |= set(g["key"])
-    lay.keys = keys
-    order = [fd.values(f) for f in arms]  # the arms in declaration order, as the panels and legends show them
-    lay.chosen = dict(sorted(lay.chosen.items(), key=lambda kv: [o.index(v) if v in o else len(o)
-                                                                 for o, v in zip(order, kv[0])]))
-    fd.tuned[memo] = lay.chosen, lay.keys
 
 
 # --- panels --------------------------------------------------------------------------------------------------------
@@ -582,7 +193,7 @@ def _save(plt, fig) -> str:
 
 def _style(values: list):
     """Colour, marker and dash pattern of each hue value."""
-    colours = _palette(values)
+    colours = palette(values)
     markers = {v: MARKERS[i % len(MARKERS)] for i, v in enumerate(colours)}
     dashes = {v: DASHES[i % len(DASHES)] for i, v in enumerate(colours)}
     return colours, markers, dashes
@@ -626,7 +237,8 @@ def _runs_note(fd: FigureData, keys) -> str:
     bad = runs["status"].value_counts().drop("ok", errors="ignore")
     what = ", ".join(f"{n} {s}" for s, n in bad.items())
     seeds = runs["seed"].nunique()
-    return f" {_runs(len(runs))} over {seeds} seed{'s' if seeds != 1 else ''}" + (f" ({what})" if what else "") + "."
+    return (f" {runs_phrase(len(runs))} over {seeds} seed{'s' if seeds != 1 else ''}"
+            + (f" ({what})" if what else "") + ".")
 
 
 SUPERSCRIPTS = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
@@ -672,20 +284,6 @@ def _few_decades(panels) -> None:
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos=None: f"{v:.4g}"))
 
 
-def _log_scale(means: pd.Series, name: str) -> bool:
-    """Log axis for norms and variances that span a decade (they vanish and explode geometrically), for losses
-    that span two, and for other positive values that span three; not for values with zeros."""
-    v = means.to_numpy(float)
-    v = v[np.isfinite(v)]
-    positive = v[v > 0]
-    if positive.size == 0:
-        return False
-    span = positive.max() / positive.min()
-    if "norm" in name or "var" in name.split("_"):
-        return span >= 10
-    return v.min() > 0 and span >= (1e2 if "loss" in name else 1e3)  # a loss falls geometrically: two decades
-
-
 def _by(lay: Layout, *extra: str) -> list[str]:
     return [f for f in (lay.hue, lay.col, lay.row) if f] + list(extra)
 
@@ -705,39 +303,6 @@ def _progress(logged: pd.Series) -> str:
     so many optimizer steps leaves gaps."""
     values = np.sort(logged.dropna().unique())
     return "epoch" if len(values) < 2 or (np.diff(values) == 1).all() else "step"
-
-
-def settle(df: pd.DataFrame, x: str, by: list[str], ok: set) -> tuple[pd.DataFrame, int, int]:
-    """Curves as the runs ended: runs that diverged are left out (their values before diverging say nothing of
-    a finished run, and one of them can reach 1e27), and a run that finished before the last ``x`` its group
-    (``by``) logged - solved, or stopped early - keeps its last value to that end. Returns the rows, the number of
-    diverged runs left out and the number of runs carried to the end."""
-    keys = df["key"].unique()
-    diverged = int(sum(k not in ok for k in keys))
-    if diverged:
-        df = df[df["key"].isin(ok)]
-    if df.empty:
-        return df, diverged, 0
-    last = df.loc[df.groupby("key", sort=False)[x].idxmax()]
-    end = last.groupby(by, dropna=False)[x].transform("max") if by else pd.Series(last[x].max(), last.index)
-    stopped = last[last[x] < end]
-    if stopped.empty:
-        return df, diverged, 0
-    grid = df[[*by, x]].drop_duplicates()
-    tail = stopped.rename(columns={x: "_last"})
-    tail = tail.merge(grid, on=by, how="inner") if by else tail.merge(grid, how="cross")
-    tail = tail[tail[x] > tail["_last"]].drop(columns="_last")
-    return pd.concat([df, tail[df.columns]], ignore_index=True), diverged, len(stopped)
-
-
-def _settle_note(diverged: int, stopped: int) -> str:
-    return ((f" {_runs(diverged)} that diverged {'is' if diverged == 1 else 'are'} left out." if diverged else "")
-            + (f" {_runs(stopped)} that stopped before the end (solved, or stopped early) keep"
-               f"{'s its' if stopped == 1 else ' their'} last value to the end." if stopped else ""))
-
-
-def _runs(n: int) -> str:
-    return f"{n} run" + ("s" if n != 1 else "")
 
 
 def _share(ranges: dict, log: bool, grid: bool, fill: float = 0.2):
@@ -852,8 +417,8 @@ def draw_curves(plt, fd: FigureData, spec: Curves) -> list[Figure]:
         q = quantity(fd.abl, group[0], logged=True, about=spec.about)
         by = [*dict.fromkeys([*_by(lay), name, x])]
         agg = stats.summarize(df, by=by)
-        log_y = spec.log_y if spec.log_y is not None else _log_scale(agg["mean"], group[0])
-        agg, geometric = _geometric(df, by, agg, log_y)
+        log_y = spec.log_y if spec.log_y is not None else log_scale(agg["mean"], group[0])
+        agg, geometric = geometric_means(df, by, agg, log_y)
         agg, interval = intervals(q, agg, check_identical=False, geometric=geometric)
         cells = _cells(fd, lay, agg)
         if not cells:
@@ -873,12 +438,13 @@ def draw_curves(plt, fd: FigureData, spec: Curves) -> list[Figure]:
         label = spec.label or (q.label if len(group) == 1 else _common(fd.abl, group))
         uri = _finish(plt, fig, hue if not spec.overlay else None, hue_values, handles, x_label,
                       label + (" (log scale)" if log_y else ""))
-        what = (_about(q) if len(group) == 1 else  # the statistics drawn together, described once
+        what = (caption_about(q) if len(group) == 1 else  # the statistics drawn together, described once
                 f"{', '.join(group[:-1])} and {group[-1]} ({group[0]}: {q.about}; the others alike)")
         title = "Probe statistics over training" if probes else "Learning curves"
-        caption = (f"{title}: {what}{where} per {x_label}, {_mean(q, interval)} with {_with(interval, band=True)}"
+        caption = (f"{title}: {what}{where} per {x_label}, {caption_mean(q, interval)} with "
+                   f"{caption_interval(interval, band=True)}"
                    + (f", one line per {hue}" if hue and not spec.overlay else "") + "."
-                   + lay.note() + _runs_note(fd, keys) + _settle_note(diverged, stopped))
+                   + lay.note() + _runs_note(fd, keys) + settle_note(diverged, stopped))
         out.append(Figure(uri, f"{caption} {spec.caption}".strip(), _drawn(cells), ylim))
     return out
 
@@ -970,9 +536,9 @@ def draw_points(plt, fd: FigureData, spec: Points) -> list[Figure]:
     uri = _finish(plt, fig, lay.hue, hue_values, handles, x or "",
                   q.label + (" (log scale)" if spec.log_y else ""))
     excluded = int(agg["n_excluded"].sum())
-    what = _about(q)
-    caption = (f"{what[:1].upper()}{what[1:]}: {_mean(q, interval)} with {_with(interval)} per variant, "
-               f"n = {_range(agg['n'])} runs each."
+    what = caption_about(q)
+    caption = (f"{what[:1].upper()}{what[1:]}: {caption_mean(q, interval)} with {caption_interval(interval)} "
+               f"per variant, n = {_range(agg['n'])} runs each."
                + lay.note() + (f" {excluded} non-finite values (diverged runs) are left out." if excluded else ""))
     return [Figure(uri, f"{caption} {spec.caption}".strip(), _drawn(cells), ylim)]
 
@@ -1015,8 +581,8 @@ def draw_profile(plt, fd: FigureData, spec: Profile) -> list[Figure]:
     q = quantity(fd.abl, spec.stat, logged=True, about=spec.about)
     by = _by(lay, *(["when"] if split else []), position)
     agg = stats.summarize(df, by=by)
-    log_y = spec.log_y if spec.log_y is not None else _log_scale(agg["mean"], spec.stat)
-    agg, geometric = _geometric(df, by, agg, log_y)
+    log_y = spec.log_y if spec.log_y is not None else log_scale(agg["mean"], spec.stat)
+    agg, geometric = geometric_means(df, by, agg, log_y)
     agg, interval = intervals(q, agg, check_identical=False, geometric=geometric)
     # A panel with fewer than two positions (e.g. a network of one layer) has no profile to draw.
     cols = ("when", at) if split else None
@@ -1039,11 +605,12 @@ def draw_profile(plt, fd: FigureData, spec: Profile) -> list[Figure]:
     ylim = _set_limits(panels, cells, lims)
     _few_decades(panels)
     label = spec.label or q.label
-    uri = _finish(plt, fig, lay.hue, hue_values, handles, _short(fd.abl.describe(position)),
+    uri = _finish(plt, fig, lay.hue, hue_values, handles, short_label(fd.abl.describe(position)),
                   label + (" (log scale)" if log_y else ""))
     once = [w for w in spec.at if w not in at]
     caption = (f"Probe {spec.stat}" + (f" ({q.about})" if q.about != spec.stat else "") + f" per {position}, "
-               + " and ".join(WHEN[w] for w in at) + f": {_mean(q, interval)} with {_with(interval, band=True)}."
+               + " and ".join(WHEN[w] for w in at)
+               + f": {caption_mean(q, interval)} with {caption_interval(interval, band=True)}."
                + (" The runs were probed only at init, so there is no after-training profile." if once == ["final"]
                   else "")
                + lay.note() + _runs_note(fd, df["key"].unique())
@@ -1107,7 +674,7 @@ def draw_path(plt, fd: FigureData, spec: Path) -> list[Figure]:
                    f"; the {spec.runs} lowest seeds per panel and colour") if spec.runs else "")
                + (", both axes on one scale" if spec.equal else "") + "."
                + lay.note() + _runs_note(fd, keys)
-               + _settle_note(diverged, 0))
+               + settle_note(diverged, 0))
     data = df.rename(columns={spec.x: "x", spec.y: "y"})
     ylims = [ax.get_ylim() for ax, _ in panels]
     return [Figure(uri, f"{caption} {spec.caption}".strip(), data,
