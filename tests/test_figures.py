@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from suite import verdicts
-from suite.registry import discover
+from suite.registry import REGISTRY, discover
 from suite.results import stored
 from suite.store import Store
 from tests.conftest import run_cli
@@ -88,6 +88,9 @@ def figures_of(tmp_path_factory):
         drawn = figures.draw(result)
     finally:
         mp.undo()
+        # The toy registered in this process: tests that discover the ablations of their own directories later
+        # must not find it.
+        REGISTRY.pop("toy_figures", None)
     return result, drawn
 
 
