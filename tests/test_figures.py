@@ -189,3 +189,11 @@ def test_probe_statistics_over_training_share_a_panel(figures_of):
     assert set(fig.data["stat"]) == {"p15", "p85"}
     p85 = fig.data[(fig.data["stat"] == "p85") & (fig.data["arm"] == "a") & (fig.data["boom"] == False)]  # noqa: E712
     assert list(p85.sort_values("epoch")["mean"]) == pytest.approx([1.0, 2.0, 3.0, 4.0, 5.0])
+
+
+def test_the_same_results_draw_the_same_bytes(figures_of):
+    """A report rebuilt from an unchanged store has the same figures: no build date inside the SVGs."""
+    from suite.report import figures
+
+    result, drawn = figures_of
+    assert [f.uri for f in figures.draw(result)] == [f.uri for f in drawn]

@@ -88,7 +88,7 @@ def test_profile_in_report_csv_and_power(tmp_path, cli, claim_dir):
     html = (tmp_path / "rep" / "report.html").read_text()
     # Two seeds decide nothing: the profile says so, with the counts and the exception's numbers.
     assert "not enough evidence - core 0 of 1, mechanism 0 of 1, sanity 1 of 1 passed" in html
-    assert "Exception: H1 (inconclusive)" in html and "How a claim is judged" in html
+    assert "<strong>H1</strong> inconclusive: " in html and "How a claim is judged" in html  # and why
     assert row["verdict"] == "not enough evidence" and row["exceptions"].startswith("H1 (inconclusive)")
     shown = cli("power", "toy_rounds", "--tier", "quick", env=claim_dir, results=r)
     assert shown.returncode == 0, shown.stderr

@@ -185,8 +185,9 @@ def _gridlines(fig) -> None:
 
 
 def _save(plt, fig) -> str:
+    """The figure as an SVG data URI, the same bytes for the same figure: no build date inside."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="svg")
+    fig.savefig(buf, format="svg", metadata={"Date": None})
     plt.close(fig)
     return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode()
 

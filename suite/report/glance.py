@@ -49,6 +49,8 @@ def data_words(abl: Ablation, tier: str) -> str:
 def takeaway(result: Result) -> str:
     """One line from the claim's own verdicts: how many core hypotheses reproduced, which did not and how."""
     p = result.judgement.profile
+    if result.judgement.claim == "failed":
+        return f"Every run that could test it failed; first error: {result.judgement.first_error}"
     if p is None:
         return "Nothing was tested."
     done, tested = p.core
