@@ -124,45 +124,53 @@ def _finite(x) -> bool:
 
 
 def reason(abl: Ablation, r: dict, family: int) -> str:
-    """Why a tested hypothesis did not reproduce, in one clause, from its own numbers: the CI against zero or the
-    margin, the Holm adjustment over its ``family`` (the hypotheses of its role that were tested), the chosen
-    setting on a grid's edge. '' for a reproduced one."""
+    """Why a tested hypothesis did not reproduce, in one clause, from its own numbers: the Holm adjustment over its
+    ``family`` (the hypotheses of its role that were tested), the 95% CI against zero or the margin (``r["margin"]``,
+    the smallest difference that matters), a test that decides otherwise than the interval reads (exact and
+    anytime-valid tests), the chosen setting on a grid's edge. '' for a reproduced one."""
     verdict = r.get("verdict")
     if verdict not in ("inconclusive", "contradicted"):
         return ""
     if _text(r, "why"):
         return r["why"]
-    metric = r.get("metric", "")
+    metric, direction = r.get("metric", ""), r.get("direction")
     margin = r.get("margin") if _finite(r.get("margin")) else None
-    low, high, p, p_adj = r.get("ci_low"), r.get("ci_high"), r.get("p"), r.get("p_adj")
+    low, high, p, p_adj, diff = r.get("ci_low"), r.get("ci_high"), r.get("p"), r.get("p_adj"), r.get("diff")
     seeds = f"{r.get('n_a', 0)}/{r.get('n_b', 0)} seeds"
     edge = " A tuned setting lies on its grid's edge: the best may lie beyond it." if "grid edge" in _text(
         r, "tuned") else ""
+    censored = r.get("kind") == "censored"
     if verdict == "contradicted":
-        what = ("the difference lies beyond the margin" if r.get("direction") == "similar"
-                else "the difference goes the other way")
-        return f"{what}: A \u2212 B {_difference(abl, r)}.{edge}"
+        if direction == "similar":
+            return f"the difference lies beyond the margin: A \u2212 B {_difference(abl, r)}.{edge}"
+        if censored:  # the log-rank statistic decides the sign; the medians may tie
+            return (f"the log-rank test finds the other side faster (p Holm = {p_value(p_adj)}); medians "
+                    f"A \u2212 B {_difference(abl, r)}.{edge}")
+        return f"the difference goes the other way: A \u2212 B {_difference(abl, r)}.{edge}"
     if _finite(p) and _finite(p_adj) and p < ALPHA <= p_adj:
         return (f"p = {p_value(p)} alone, {p_value(p_adj)} after Holm adjustment over {family} "
                 f"{r.get('role', 'core')} hypotheses.{edge}")
-    if r.get("kind") == "censored":
+    if censored:
         return f"the log-rank test does not separate the sides at {seeds} (p = {p_value(p)}).{edge}"
     if not (_finite(low) and _finite(high)):
         return f"no interval at {seeds}.{edge}"
-    width = (high - low) / 2
-    ci_text = difference(abl, metric, r.get("diff"), low, high)
-    if r.get("direction") == "similar" and margin is not None:
-        if width > margin:
-            return (f"underpowered: the 95% CI {ci_text} is wider than the margin \u00b1"
-                    f"{difference(abl, metric, margin).lstrip('+')}; more seeds would decide (python -m suite power)."
-                    + edge)
-        return f"the CI {ci_text} reaches past the margin \u00b1{difference(abl, metric, margin).lstrip('+')}.{edge}"
-    if margin is not None and width > margin:
+    ci_text = difference(abl, metric, diff, low, high)
+    test = f"the test ({_text(r, 'test') or 'its p value'}) gives p = {p_value(p)}"
+    if direction == "similar" and margin is not None:
+        bound = difference(abl, metric, margin).lstrip("+")
+        if -margin <= low and high <= margin:  # inside, yet TOST (90% CI, Holm) did not decide
+            return f"the 95% CI {ci_text} lies within \u00b1{bound}, but {test}, {p_value(p_adj)} after Holm.{edge}"
+        if high - low > 2 * margin:
+            return (f"underpowered: the 95% CI {ci_text} is wider than the margin \u00b1{bound} allows; more seeds "
+                    f"would decide (python -m suite power).{edge}")
+        return f"the 95% CI {ci_text} reaches past the margin \u00b1{bound}.{edge}"
+    if low > 0 or high < 0:  # the interval excludes 0, the test did not: exact or anytime-valid p values
+        return f"the 95% CI {ci_text} excludes 0, but {test}.{edge}"
+    if margin is not None and (high - low) / 2 > margin:
         return (f"underpowered: the 95% CI {ci_text} is wider than the margin {difference(abl, metric, margin)} "
-                f"that matters at {seeds}.{edge}")
-    against = (" (the estimate points the other way)"
-               if _finite(r.get("diff")) and r.get("direction") in ("greater", "less")
-               and (r["diff"] > 0) != (r["direction"] == "greater") else "")
+                f"that matters, at {seeds}.{edge}")
+    sign = math.copysign(1, diff) if _finite(diff) and diff != 0 else 0
+    against = " (the estimate points the other way)" if sign and (sign > 0) != (direction == "greater") else ""
     return f"the 95% CI {ci_text} includes 0 at {seeds}{against}.{edge}"
 
 
@@ -172,7 +180,10 @@ def hypothesis_table(abl: Ablation, hypotheses: pd.DataFrame) -> tuple[list[str]
     when tested, why it did not reproduce (:func:`reason`), "sort" (not a column) the numbers behind some columns."""
     index = numbers(abl)
     multi = not hypotheses.empty and hypotheses["device"].nunique() > 1
-    records = hypotheses.to_dict("records")
+    declared = {h.describe(): h.margin for h in abl.hypotheses}
+    # A Greater/Less hypothesis's margin (the smallest difference that matters, for power) is the declaration's.
+    records = [r | {"margin": declared.get(r["hypothesis"])} if not _finite(r.get("margin")) else r
+               for r in hypotheses.to_dict("records")]
     family = {}
     for r in records:
         if isinstance(r.get("p_adj"), float) and not math.isnan(r["p_adj"]):

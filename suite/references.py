@@ -64,7 +64,8 @@ def _tuned_where(abl: Ablation, result: Result, metric: str, where: dict) -> tup
     metrics = result.metrics
     if metrics.empty or any(k not in metrics for k in where):
         return where, ""
-    rows = metrics[(metrics["status"] == "ok") & tables.select(metrics, where)]
+    # As the verdicts tune: a setting where any seed diverged (NaN) is never chosen; failed runs are no evidence.
+    rows = metrics[(metrics["status"] != "failed") & tables.select(metrics, where)]
     narrowed, notes = dict(where), []
     for factor, (selector, frac) in _selection(abl, metric).items():
         if factor in where or factor not in rows or rows[factor].nunique() < 2:

@@ -50,6 +50,12 @@ def test_each_unreproduced_hypothesis_says_why():
                                       p_adj=0.002, tuned="A: lr=1.0 (grid edge) | B: lr=0.1"), 5)
     assert "goes the other way" in against and "-2.0 pts [-3.0, -1.0]" in against and "grid's edge" in against
     assert present.reason(vg, _row(why="fewer than 2 finite values on a side"), 5).startswith("fewer than 2")
+    # An exact test can leave an interval that excludes 0 undecided: said, not hidden.
+    exact = present.reason(vg, _row(test="McNemar exact", ci_low=0.01, ci_high=0.09, p=0.0625, p_adj=0.0625), 5)
+    assert "excludes 0, but the test (McNemar exact) gives p = 0.062" in exact
+    assert "other way" not in present.reason(vg, _row(diff=0.0, ci_low=-0.2, ci_high=0.2), 5)  # a tie points nowhere
+    inside = present.reason(vg, _row(direction="similar", margin=0.05, diff=0.0, ci_low=-0.02, ci_high=0.02), 5)
+    assert "lies within \u00b15.0 pts, but the test" in inside
 
 
 def test_claims_go_in_the_books_order():

@@ -94,3 +94,42 @@ def test_the_next_report_says_what_changed(story, tmp_path):
     missing = run_cli("report", "toy_early", "--out", str(out), "--compare", str(tmp_path / "nope.json"),
                       results=story["results"], env=story["env"])
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "nope.json" in missing.stderr
+
+
+BROKEN = '''
+from suite.declare import Custom, Greater, Param, Tier
+from suite.registry import ablation
+
+
+def _broken(data):
+    raise ZeroDivisionError("the figure divided by zero")
+
+
+@ablation(name="toy_broken_figure", section="0.2", claim="Arm y scores higher than arm x.", data=None,
+          config={"epochs": Param(1, min=1)}, factors={"arm": ["x", "y"]},
+          metrics={"score": "score after training (points)"},
+          hypotheses=[Greater("score", a={"arm": "y"}, b={"arm": "x"})],
+          tiers={"smoke": Tier(seeds=2), "quick": Tier(seeds=2), "full": Tier(seeds=2)},
+          figures=[Custom(draw=_broken, caption="never drawn")])
+def train(ctxs):
+    return [{"score": (2.0 if ctx.cfg.arm == "y" else 1.0) + 0.01 * ctx.seed} for ctx in ctxs]
+'''
+
+
+def test_a_figure_that_fails_is_one_line_naming_its_claim(story, tmp_path):
+    (tmp_path / "user").mkdir()
+    (tmp_path / "user" / "toy_broken_figure.py").write_text(BROKEN)
+    env = {"SUITE_ABLATIONS": str(tmp_path / "user")}
+    ran = run_cli("run", "toy_broken_figure", "--tier", "smoke", "--no-progress", results=tmp_path / "r", env=env)
+    assert ran.returncode == 0, ran.stderr
+    # Beside another claim, so that the figures are drawn by worker processes where there are several cores.
+    both = {"SUITE_ABLATIONS": f"{tmp_path / 'user'}:{story['env']['SUITE_ABLATIONS']}"}
+    rep = run_cli("report", "toy_broken_figure", "toy_early", "--out", str(tmp_path / "out"), "--format", "html",
+                  results=tmp_path / "r", env=both)
+    assert rep.returncode == 1 and rep.stderr.count("\n") == 1, rep.stderr
+    assert "toy_broken_figure (smoke tier)" in rep.stderr and "ZeroDivisionError: the figure divided" in rep.stderr
+    malformed = tmp_path / "malformed.json"
+    malformed.write_text('{"schema": 1, "claims": [{}], "hypotheses": []}')
+    bad = run_cli("report", "toy_early", "--out", str(tmp_path / "out2"), "--compare", str(malformed),
+                  results=story["results"], env=story["env"])
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "malformed.json" in bad.stderr

@@ -58,8 +58,12 @@ def _draw_one(key: tuple[str, str]) -> tuple:
     from suite.report import figures, forest
 
     result, full = _TO_DRAW[key]
-    # What a figure drew stays behind: only its picture and caption travel back.
-    return key, [replace(f, data=None) for f in figures.draw(result)] if full else [], forest.draw(result)
+    try:
+        # What a figure drew stays behind: only its picture and caption travel back.
+        return key, [replace(f, data=None) for f in figures.draw(result)] if full else [], forest.draw(result)
+    except Exception as exc:  # named, and as plain text: any exception crosses back from a worker
+        raise SuiteError(f"drawing the figures of {key[0]} ({key[1]} tier) failed: {type(exc).__name__}: {exc}"
+                         ) from None
 
 
 def _draw_all(results: dict) -> tuple[dict, dict]:
@@ -70,6 +74,7 @@ def _draw_all(results: dict) -> tuple[dict, dict]:
     import multiprocessing
     import os
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     from suite.registry import TIERS
 
@@ -81,9 +86,16 @@ def _draw_all(results: dict) -> tuple[dict, dict]:
     try:
         if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                done = list(pool.map(_draw_one, keys))
+                try:
+                    done = list(pool.map(_draw_one, keys))
+                except BaseException:
+                    pool.shutdown(cancel_futures=True)  # the first failure ends the report: draw nothing more
+                    raise
         else:
             done = [_draw_one(k) for k in keys]
+    except BrokenProcessPool:
+        raise SuiteError("a process drawing the report's figures died (out of memory?); "
+                         "--format csv needs no figures") from None
     finally:
         _TO_DRAW.clear()
     return {k: figs for k, figs, _ in done}, {k: f for k, _, f in done}

@@ -16,6 +16,8 @@ from suite.results import Result
 
 NAME = "verdicts.json"
 SCHEMA = 1
+CLAIM_KEYS = {"ablation", "tier", "verdict"}  # what compare reads of each record
+HYPOTHESIS_KEYS = {"ablation", "tier", "device", "H", "hypothesis", "metric", "verdict", "diff", "ci_low", "ci_high"}
 
 
 def _number(x):
@@ -46,6 +48,10 @@ def load(path: Path, *, required: bool) -> dict | None:
         data = json.loads(Path(path).read_text())
         if data.get("schema") != SCHEMA:
             raise ValueError(f"schema {data.get('schema')!r}")
+        for part, keys in (("claims", CLAIM_KEYS), ("hypotheses", HYPOTHESIS_KEYS)):
+            entries = data.get(part)
+            if not isinstance(entries, list) or not all(isinstance(e, dict) and keys <= set(e) for e in entries):
+                raise ValueError(f"its {part!r} are not a list of records with {', '.join(sorted(keys))}")
         return data
     except (OSError, ValueError, AttributeError) as exc:
         if required:
@@ -69,6 +75,7 @@ def compare(before: dict, now: dict, ablations) -> dict:
     key = ("ablation", "tier", "device", "hypothesis")
     old_h = {tuple(h[k] for k in key): h for h in before.get("hypotheses", [])}
     verdicts, moved = [], []
+    devices = {h["device"] for h in now["hypotheses"]}
     for h in now["hypotheses"]:
         old = old_h.get(tuple(h[k] for k in key))
         if old is None:
@@ -76,7 +83,7 @@ def compare(before: dict, now: dict, ablations) -> dict:
         abl = ablations.get(h["ablation"])
         show = (lambda d, lo=None, hi=None: present.difference(abl, h["metric"] or "", d, lo, hi)) if abl \
             else (lambda d, lo=None, hi=None: present.ci(d, lo, hi) if lo is not None else present.fmt(d))
-        where = [h["ablation"], h["tier"], h["H"]]
+        where = [h["ablation"], h["tier"], h["H"] + (f" ({h['device']})" if len(devices) > 1 else "")]
         if old["verdict"] != h["verdict"]:
             verdicts.append([*where, old["verdict"], h["verdict"], show(old["diff"]), show(h["diff"])])
         elif (None not in (old["ci_low"], old["ci_high"], h["diff"])

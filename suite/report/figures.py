@@ -52,7 +52,7 @@ class Figure:
 
 
 @cache
-def _pyplot():
+def pyplot():
     """pyplot on the Agg backend with the report's theme; imported here so that `suite` never loads it."""
     import matplotlib
 
@@ -159,7 +159,7 @@ def _finish(plt, fig, hue: str | None, hue_values: list, handles: dict, xlabel: 
         fig.legend([handles[v] for v in shown], [str(v) for v in shown], title=hue, loc="upper center",
                    bbox_to_anchor=(0.5, 1 - 0.04 / height), ncols=math.ceil(len(shown) / rows), fontsize=8,
                    title_fontsize=8, handlelength=2.2, columnspacing=1.2, borderaxespad=0)
-    return _save(plt, fig)
+    return save_svg(plt, fig)
 
 
 def _gridlines(fig) -> None:
@@ -184,7 +184,7 @@ def _gridlines(fig) -> None:
             ax.add_collection(LineCollection(segments, **style), autolim=False)
 
 
-def _save(plt, fig) -> str:
+def save_svg(plt, fig) -> str:
     """The figure as an SVG data URI, the same bytes for the same figure: no build date inside."""
     buf = io.BytesIO()
     fig.savefig(buf, format="svg", metadata={"Date": None})
@@ -702,12 +702,12 @@ DRAW = {Curves: draw_curves, Points: draw_points, Profile: draw_profile, Path: d
 
 def draw(result: Result) -> list[Figure]:
     """Every figure of one tier of one ablation."""
-    plt = _pyplot()
+    plt = pyplot()
     fd = FigureData(result)
     out = []
     for spec in specs_for(fd):
         if isinstance(spec, Custom):
-            out.append(Figure(_save(plt, spec.draw(fd)), spec.caption))
+            out.append(Figure(save_svg(plt, spec.draw(fd)), spec.caption))
         else:
             out += DRAW[type(spec)](plt, fd, spec)
     return out

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from suite import present
-from suite.report.figures import WIDTH, Figure, _pyplot, _save
+from suite.report.figures import WIDTH, Figure, pyplot, save_svg
+from suite.report.quantities import short_label
 from suite.results import Result
 
 COLOURS = {"reproduced": "#009e73", "contradicted": "#d55e00", "inconclusive": "#e69f00"}  # as the badges
@@ -29,9 +30,8 @@ def _rows(result: Result) -> pd.DataFrame:
 
 
 def _label(abl, metric: str) -> str:
-    about = abl.describe(metric).split(";")[0].split(":")[0].replace(" (fraction)", "")
-    about = about if len(about) <= 80 else about[:77] + "..."
-    return f"A \u2212 B: {about}" + (" (percentage points)" if present.is_percent(abl, metric) else "")
+    return f"A \u2212 B: {short_label(abl.describe(metric)).replace(' (fraction)', '')}" + (
+        " (percentage points)" if present.is_percent(abl, metric) else "")
 
 
 def draw(result: Result) -> Figure | None:
@@ -40,7 +40,7 @@ def draw(result: Result) -> Figure | None:
     rows = _rows(result)
     if rows.empty:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     metrics = list(dict.fromkeys(rows["metric"]))
     sizes = [int((rows["metric"] == m).sum()) for m in metrics]
     heights = [ROW_HEIGHT * n + 0.25 for n in sizes]
@@ -51,6 +51,7 @@ def draw(result: Result) -> Figure | None:
     fig.subplots_adjust(left=1.45 / WIDTH, right=1 - 0.15 / WIDTH, top=1 - 0.1 / fig_h, bottom=gap / fig_h,
                         hspace=gap * len(metrics) / sum(heights))
     multi = rows["device"].nunique() > 1
+    endless: list = []  # (axes, y, +-inf, colour) of medians never reached, drawn once the limits are known
     for ax, metric in zip(axes.ravel(), metrics):
         sub = rows[rows["metric"] == metric].reset_index(drop=True)
         scale = 100.0 if present.is_percent(abl, metric) else 1.0
@@ -68,6 +69,9 @@ def draw(result: Result) -> Figure | None:
                 ax.plot([low, high], [yi, yi], color=colour, lw=1.6, solid_capstyle="butt")
                 xs += [low, high]
             hollow = r.get("kind") == "censored"
+            if np.isinf(diff):  # a side whose median is never reached: an arrow to that side's edge
+                endless.append((ax, yi, diff, colour))
+                continue
             ax.plot([diff], [yi], MARKERS.get(r["role"], "o"), ms=5, color=colour,
                     markerfacecolor="white" if hollow else colour, markeredgewidth=1.2)
             xs.append(diff)
@@ -87,7 +91,11 @@ def draw(result: Result) -> Figure | None:
             ax.set_xlim(min(finite.min() * pad, -steps.min()), max(finite.max() * pad, steps.min()))
         ax.set_xlabel(_label(abl, metric), fontsize=8)
         ax.tick_params(axis="x", labelsize=7.5)
-    uri = _save(plt, fig)
+    for ax, yi, diff, colour in endless:
+        edge = ax.get_xlim()[1 if diff > 0 else 0]
+        ax.annotate("+\u221e" if diff > 0 else "\u2212\u221e", (edge, yi), ha="right" if diff > 0 else "left", va="center", color=colour,
+                    fontsize=9, fontweight="bold", annotation_clip=False)
+    uri = save_svg(plt, fig)
     left_out = result.judgement.hypotheses
     sanity = int((left_out["role"] == "sanity").sum()) if not left_out.empty else 0
     not_run = [f"H{present.numbers(abl).get(h, '?')}" for h in
@@ -98,7 +106,9 @@ def draw(result: Result) -> Figure | None:
                "red contradicted); marker: the role (circle core, square mechanism, triangle secondary); "
                "beside each label, what the hypothesis claims. Grey band: the equivalence margin of a \u201csimilar\u201d "
                "hypothesis. Hollow markers: steps to a target, compared by the log-rank test; the value is the "
-               "difference of Kaplan\u2013Meier medians, with no interval.")
+               "difference of Kaplan\u2013Meier medians, with no interval; \u221e at an edge: a side whose median was "
+               "never reached (most of its runs did not get there within the budget). Equivalence is decided on the "
+               "90% CI (two one-sided tests), so a 95% CI may reach just past its band.")
     if sanity:
         caption += f" Sanity checks ({sanity}) are not evidence and are not drawn."
     if not_run:

@@ -47,10 +47,17 @@ def data_words(abl: Ablation, tier: str) -> str:
 
 
 def takeaway(result: Result) -> str:
-    """One line from the claim's own verdicts: how many core hypotheses reproduced, which did not and how."""
-    p = result.judgement.profile
-    if result.judgement.claim == "failed":
-        return f"Every run that could test it failed; first error: {result.judgement.first_error}"
+    """One line from the claim's own verdicts: how many core hypotheses reproduced, which did not and how (per
+    device when several ran)."""
+    j = result.judgement
+    if len(j.profiles) > 1:  # each device its own line: one device's counts would pass for the claim's
+        return " ".join(f"{device}: {_takeaway(p, j)}" for device, p in j.profiles.items())
+    return _takeaway(j.profile, j)
+
+
+def _takeaway(p, j) -> str:
+    if p is not None and p.verdict == "failed":
+        return "Every run that could test it failed" + (f"; first error: {j.first_error}" if j.first_error else ".")
     if p is None:
         return "Nothing was tested."
     done, tested = p.core

@@ -186,7 +186,8 @@ def tier_view(abl: Ablation, result: Result, figures: list, figures_tier: str, f
             "profile": profile_view(result), "takeaway": takeaway(result),
             "setting": f"{data_words(abl, result.tier)}; {abl.tiers[result.tier].about or result.tier}",
             "run_cmd": f"python -m suite run {abl.name} --tier {result.tier}"
-                       + (f" --seeds {result.seeds}" if result.seeds != abl.tiers[result.tier].seeds else ""),
+                       + (" --until-decided" if result.sequential else
+                          f" --seeds {result.seeds}" if result.seeds != abl.tiers[result.tier].seeds else ""),
             "forest": forest}
 
 
