@@ -69,7 +69,7 @@ def value(abl: Ablation, metric: str, x) -> str:
 
 def interval(abl: Ablation, metric: str, mean, low, high) -> str:
     """A mean with its CI: '93.6% [92.1, 95.0]' for proportions, else '0.936 [0.921, 0.95]'."""
-    if not is_percent(abl, metric) or not all(_finite(x) for x in (mean, low, high)):
+    if not is_percent(abl, metric) or not all(finite(x) for x in (mean, low, high)):
         return ci(mean, low, high)
     return f"{100 * mean:.1f}% [{100 * low:.1f}, {100 * high:.1f}]"
 
@@ -78,7 +78,7 @@ def difference(abl: Ablation, metric: str, diff, low=None, high=None) -> str:
     """A difference A - B with its CI: '+53.4 pts [45.3, 61.5]' for proportions (percentage points)."""
     if not is_percent(abl, metric):
         return ci(diff, low, high) if low is not None else fmt(diff)
-    pts = [100 * x if _finite(x) else float("nan") for x in (diff, low, high)]
+    pts = [100 * x if finite(x) else float("nan") for x in (diff, low, high)]
     head = "-" if math.isnan(pts[0]) else f"{pts[0]:+.1f} pts"
     return head + (f" [{pts[1]:.1f}, {pts[2]:.1f}]" if not (math.isnan(pts[1]) or math.isnan(pts[2])) else "")
 
@@ -119,8 +119,9 @@ def _difference(abl: Ablation, r: dict) -> str:
     return difference(abl, metric, r.get("diff"), r.get("ci_low"), r.get("ci_high"))
 
 
-def _finite(x) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x)
+def finite(x) -> bool:
+    """A real number that is neither NaN nor infinite (bools are not numbers here)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def reason(abl: Ablation, r: dict, family: int) -> str:
@@ -134,7 +135,7 @@ def reason(abl: Ablation, r: dict, family: int) -> str:
     if _text(r, "why"):
         return r["why"]
     metric, direction = r.get("metric", ""), r.get("direction")
-    margin = r.get("margin") if _finite(r.get("margin")) else None
+    margin = r.get("margin") if finite(r.get("margin")) else None
     low, high, p, p_adj, diff = r.get("ci_low"), r.get("ci_high"), r.get("p"), r.get("p_adj"), r.get("diff")
     seeds = f"{r.get('n_a', 0)}/{r.get('n_b', 0)} seeds"
     edge = " A tuned setting lies on its grid's edge: the best may lie beyond it." if "grid edge" in _text(
@@ -147,12 +148,12 @@ def reason(abl: Ablation, r: dict, family: int) -> str:
             return (f"the log-rank test finds the other side faster (p Holm = {p_value(p_adj)}); medians "
                     f"A \u2212 B {_difference(abl, r)}.{edge}")
         return f"the difference goes the other way: A \u2212 B {_difference(abl, r)}.{edge}"
-    if _finite(p) and _finite(p_adj) and p < ALPHA <= p_adj:
+    if finite(p) and finite(p_adj) and p < ALPHA <= p_adj:
         return (f"p = {p_value(p)} alone, {p_value(p_adj)} after Holm adjustment over {family} "
                 f"{r.get('role', 'core')} hypotheses.{edge}")
     if censored:
         return f"the log-rank test does not separate the sides at {seeds} (p = {p_value(p)}).{edge}"
-    if not (_finite(low) and _finite(high)):
+    if not (finite(low) and finite(high)):
         return f"no interval at {seeds}.{edge}"
     ci_text = difference(abl, metric, diff, low, high)
     test = f"the test ({_text(r, 'test') or 'its p value'}) gives p = {p_value(p)}"
@@ -169,7 +170,7 @@ def reason(abl: Ablation, r: dict, family: int) -> str:
     if margin is not None and (high - low) / 2 > margin:
         return (f"underpowered: the 95% CI {ci_text} is wider than the margin {difference(abl, metric, margin)} "
                 f"that matters, at {seeds}.{edge}")
-    sign = math.copysign(1, diff) if _finite(diff) and diff != 0 else 0
+    sign = math.copysign(1, diff) if finite(diff) and diff != 0 else 0
     against = " (the estimate points the other way)" if sign and (sign > 0) != (direction == "greater") else ""
     return f"the 95% CI {ci_text} includes 0 at {seeds}{against}.{edge}"
 
@@ -182,7 +183,7 @@ def hypothesis_table(abl: Ablation, hypotheses: pd.DataFrame) -> tuple[list[str]
     multi = not hypotheses.empty and hypotheses["device"].nunique() > 1
     declared = {h.describe(): h.margin for h in abl.hypotheses}
     # A Greater/Less hypothesis's margin (the smallest difference that matters, for power) is the declaration's.
-    records = [r | {"margin": declared.get(r["hypothesis"])} if not _finite(r.get("margin")) else r
+    records = [r | {"margin": declared.get(r["hypothesis"])} if not finite(r.get("margin")) else r
                for r in hypotheses.to_dict("records")]
     family = {}
     for r in records:

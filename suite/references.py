@@ -47,18 +47,6 @@ def _direction(abl: Ablation, result: Result) -> dict[int, str]:
             for i, v in out.items()}
 
 
-def _selection(abl: Ablation, metric: str) -> dict[str, tuple[str, float | None]]:
-    """Factor -> (selection metric, fraction or None) of the factors the hypotheses tune, preferring the tuning of
-    a hypothesis on ``metric``: each arm is quoted at the setting its verdicts compare."""
-    out: dict = {}
-    for hyp in sorted(abl.hypotheses, key=lambda h: h.metric != metric):
-        for f, m in hyp.best.items():
-            out.setdefault(f, (m, None))
-        for f, (m, frac) in hyp.top.items():
-            out.setdefault(f, (m, frac))
-    return out
-
-
 def _tuned_where(abl: Ablation, result: Result, metric: str, where: dict) -> tuple[dict, str]:
     """``where`` narrowed to the tuned settings of the runs it matches, and a note naming them ('' if none)."""
     metrics = result.metrics
@@ -67,9 +55,10 @@ def _tuned_where(abl: Ablation, result: Result, metric: str, where: dict) -> tup
     # As the verdicts tune: a setting where any seed diverged (NaN) is never chosen; failed runs are no evidence.
     rows = metrics[(metrics["status"] != "failed") & tables.select(metrics, where)]
     narrowed, notes = dict(where), []
-    for factor, (selector, frac) in _selection(abl, metric).items():
+    for factor in dict.fromkeys(f for h in abl.hypotheses for f in h.tuned):
         if factor in where or factor not in rows or rows[factor].nunique() < 2:
             continue
+        selector, frac = verdicts.selection(abl, factor, metric)
         keep = verdicts.choose(rows, factor, selector, frac)
         if not keep:
             continue

@@ -135,6 +135,15 @@ def choose(side: pd.DataFrame, factor: str, metric: str, frac: float | None = No
     return list(ranked.index[:1] if frac is None else ranked.index[:max(1, math.ceil(frac * len(ranked)))])
 
 
+def selection(abl: Ablation, factor: str, metric: str | None = None) -> tuple[str, float | None]:
+    """How the hypotheses tune ``factor``: (selection metric, None) for ``best=``, (metric, fraction) for ``top=``,
+    from a hypothesis about ``metric`` if one tunes it, else the first core one, else the first. The figures and
+    the papers' numbers show an arm at the setting this rule picks, as its verdicts compare it."""
+    hyps = [h for h in abl.hypotheses if factor in h.tuned]
+    h = next((h for h in hyps if h.metric == metric), None) or next((h for h in hyps if h.role == "core"), hyps[0])
+    return (h.best[factor], None) if factor in h.best else tuple(h.top[factor])
+
+
 def _tune(side: pd.DataFrame, hyp: Hypothesis, tune_seeds: int | None = None) -> tuple[pd.DataFrame, dict]:
     """Keep the side's runs (of one stratum) at the factor values it chooses: the best one (``best``) or the best
     fraction (``top``), ranked by the side's own mean of the selection metric (over the first ``tune_seeds``)."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 from pathlib import Path
 
 from suite import present
@@ -18,10 +17,6 @@ NAME = "verdicts.json"
 SCHEMA = 1
 CLAIM_KEYS = {"ablation", "tier", "verdict"}  # what compare reads of each record
 HYPOTHESIS_KEYS = {"ablation", "tier", "device", "H", "hypothesis", "metric", "verdict", "diff", "ci_low", "ci_high"}
-
-
-def _number(x):
-    return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else None
 
 
 def snapshot(by_name: dict[str, dict[str, Result]]) -> dict:
@@ -37,7 +32,8 @@ def snapshot(by_name: dict[str, dict[str, Result]]) -> dict:
                 hypotheses.append({"ablation": name, "tier": tier, "device": r["device"],
                                    "H": f"H{number.get(r['hypothesis'], '?')}", "hypothesis": r["hypothesis"],
                                    "metric": r.get("metric"), "verdict": r["verdict"],
-                                   **{k: _number(r.get(k)) for k in ("diff", "ci_low", "ci_high", "p_adj")}})
+                                   **{k: float(r[k]) if present.finite(r.get(k)) else None
+                                      for k in ("diff", "ci_low", "ci_high", "p_adj")}})
     return {"schema": SCHEMA, "built": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "claims": claims, "hypotheses": hypotheses}
 
@@ -80,9 +76,11 @@ def compare(before: dict, now: dict, ablations) -> dict:
         old = old_h.get(tuple(h[k] for k in key))
         if old is None:
             continue
-        abl = ablations.get(h["ablation"])
-        show = (lambda d, lo=None, hi=None: present.difference(abl, h["metric"] or "", d, lo, hi)) if abl \
-            else (lambda d, lo=None, hi=None: present.ci(d, lo, hi) if lo is not None else present.fmt(d))
+        abl = ablations[h["ablation"]]  # ``now`` holds only this report's ablations
+
+        def show(d, lo=None, hi=None, abl=abl, metric=h["metric"] or ""):
+            return present.difference(abl, metric, d, lo, hi)
+
         where = [h["ablation"], h["tier"], h["H"] + (f" ({h['device']})" if len(devices) > 1 else "")]
         if old["verdict"] != h["verdict"]:
             verdicts.append([*where, old["verdict"], h["verdict"], show(old["diff"]), show(h["diff"])])

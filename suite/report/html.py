@@ -69,7 +69,7 @@ STATS_COLUMNS = ("H", "verdict", "role", "device", "A \u2212 B [95% CI]", "p Hol
 
 def _cell(text, number):
     """A table cell that sorts by ``number`` (finite numbers only)."""
-    if isinstance(number, (int, float)) and not isinstance(number, bool) and number == number and abs(number) != float("inf"):
+    if present.finite(number):
         return {"text": text, "sort": repr(float(number))}
     return text
 

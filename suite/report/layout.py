@@ -166,13 +166,6 @@ def _tuning_note(lay: Layout) -> str:
     return out
 
 
-def _selection(fd: FigureData, factor: str, shown: str | None) -> tuple[str, float | None]:
-    """How the hypotheses tune ``factor``: those about the metric shown, else the first core one, else the first."""
-    hyps = [h for h in fd.abl.hypotheses if factor in h.tuned]
-    h = next((h for h in hyps if h.metric == shown), None) or next((h for h in hyps if h.role == "core"), hyps[0])
-    return (h.best[factor], None) if factor in h.best else tuple(h.top[factor])
-
-
 def layout(fd: FigureData, spec, roles: tuple[str, ...], shown: str | None = None) -> Layout:
     """Assign factors to roles: the spec's own choices, then the ranking; the rest held at their headline value,
     except factors that hypotheses tune, which each arm takes at the value(s) the verdicts would choose, ranked by
@@ -185,7 +178,7 @@ def layout(fd: FigureData, spec, roles: tuple[str, ...], shown: str | None = Non
     for role in roles:
         if role not in chosen and free:
             chosen[role] = free.pop(0)
-    selection = {f: _selection(fd, f, shown) for f in tuned}
+    selection = {f: verdicts.selection(fd.abl, f, shown) for f in tuned}
     # As the verdicts do: settings chosen (best) before fractions kept (top).
     selection = dict(sorted(selection.items(), key=lambda kv: kv[1][1] is not None))
     lay = Layout(chosen, dict(spec.where) | {f: fd.headline(f) for f in free}, selection)
