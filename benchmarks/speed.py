@@ -1,6 +1,6 @@
 """Speed of the lab against bare PyTorch, as ratios measured side by side (``python -m suite bench``): the training
 loop against a hand-written one, grouped seeds against one at a time, the hand-written LSTM against
-``torch.nn.LSTM``, grouped recurrent models, a small CNN's memory layout. Registered with
+``torch.nn.LSTM``, grouped recurrent models (the small CNNs' are in :mod:`benchmarks.conv`). Registered with
 :func:`suite.bench.benchmark`; the CI regression check watches "training loop" and "grouped seeds K=16 (digits)".
 """
 
@@ -98,33 +98,6 @@ def bench_grouped(k: int, size: str = "digits", repeats: int = 3) -> Ratio:
 for _k in (1, 2, 4, 8, 16, 32):
     benchmark(f"grouped seeds K={_k} (digits)", quick=_k in (1, 4, 16))(partial(lambda quick, k: bench_grouped(k), k=_k))
 benchmark("grouped seeds K=16 (mnist)")(lambda quick: bench_grouped(16, "mnist"))
-
-
-# --- a small CNN step --------------------------------------------------------------------------------------------
-
-@benchmark("small CNN step")
-def bench_cnn(quick: bool = False, repeats: int = 5) -> Ratio:
-    """One training step of a small CNN (two 3x3 convolutions, 32 channels, 28x28, batch 128): channels_last
-    vs the default memory layout."""
-    def make(channels_last: bool):
-        torch.manual_seed(0)
-        model = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
-                              nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
-        x = torch.randn(128, 1, 28, 28)
-        if channels_last:
-            model, x = model.to(memory_format=torch.channels_last), x.to(memory_format=torch.channels_last)
-        y = torch.randint(0, 10, (128,))
-        opt = torch.optim.SGD(model.parameters(), lr=0.01)
-
-        def step():
-            loss = nn.functional.cross_entropy(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        return step
-
-    ratio, spread = side_by_side(make(True), make(False), repeats)
-    return Ratio("small CNN step", "channels_last", "default layout", ratio, spread, None, "2 conv 3x3, 32 ch")
 
 
 # --- recurrent cells ---------------------------------------------------------------------------------------------
