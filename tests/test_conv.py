@@ -169,3 +169,19 @@ def test_members_trained_in_one_call_get_the_numbers_of_their_calls_alone(float6
     together = abl.train(contexts())
     alone = [abl.train([ctx])[0] for ctx in contexts()]
     assert together == alone
+
+
+def test_population_statistics_are_the_averages_of_the_training_batches_and_leave_momentum_alone():
+    from suite.lab.inference import population_statistics
+
+    torch.manual_seed(0)
+    net = ConvNet((8, 8), conv_unit(1, 3, 3, bn=True), 10)
+    conv, norm = net.body[0], net.body[1]
+    x = torch.randn(512, 64)
+    assert population_statistics(net, x, batch=256) == 1
+    with torch.no_grad():
+        z = [conv(b.view(-1, 1, 8, 8)) for b in x.split(256)]
+    assert torch.allclose(norm.running_mean, torch.stack([b.mean((0, 2, 3)) for b in z]).mean(0), atol=1e-6)
+    assert torch.allclose(norm.running_var, torch.stack([b.var((0, 2, 3)) for b in z]).mean(0), atol=1e-5)
+    assert norm.momentum == 0.1 and not net.training
+    assert population_statistics(ConvNet((8, 8), conv_unit(1, 3, 3), 10), x) == 0

@@ -1,9 +1,9 @@
 """Training and probing the chapter-5 classifiers: one member per run through :func:`suite.lab.loop.fit`, inputs
 with their positions permuted, and accuracy on shifted test inputs.
 
-On CPU the members of a CNN ablation train one at a time and the runs spread over the cores: grouping small CNNs
-(grouped convolutions, or ``torch.func.vmap``) measured 0.6-1.0x of one after another at K = 1..16 on this
-machine's two cores, so there is no grouped path.
+On CPU the members of a CNN ablation train one at a time and the runs spread over the cores: grouping K = 1..16
+small CNNs (a 3-layer 1-D CNN on MNIST-1D, one thread) measured 0.77-1.0x of one after another with grouped
+convolutions and 0.58-0.90x with ``torch.func.vmap``, so there is no grouped path.
 """
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ PERMUTATION_SEED = 20201130  # one fixed permutation for every run and split, as
 def train_classifier(ctx: RunContext, build: Callable[[], nn.Module], data: Dataset,
                      **extra: Callable[[nn.Module], dict[str, float]]) -> dict[str, float] | Diverged:
     """Build the run's model from its seed (``build()`` after :meth:`RunContext.reseed`), train it with the run's
-    ``epochs``, ``lr``, ``batch_size`` and ``optimizer`` (config or factors), and return its final metrics (test,
-    validation and training accuracy and loss), ``n_params``, and whatever each ``extra`` function computes from the
-    trained model (in eval mode), or a Diverged."""
+    ``epochs``, ``lr``, ``batch_size``, ``optimizer`` and ``eval_every`` (config or factors; ``eval_every`` 1 where
+    the config has none), and return its final metrics (test, validation and training accuracy and loss,
+    ``train_err``), ``n_params``, and what each ``extra`` function computes from the trained model in eval mode
+    (in order, on the same model, each updating the metrics: one that changes the model, such as recomputing
+    batch norm's statistics, goes first), or a Diverged."""
     ctx.reseed()
     model = build().to(ctx.device)
     ctx.report(n_params=n_params(model))
