@@ -30,10 +30,9 @@ stack is one stage of a three- or four-layer net on 8x8 images, where a 7x7 fiel
 
 from suite.declare import Greater, Less, Points, Similar, Tier
 from suite.lab.names import LOOP_CURVES
-from suite.lab.recipes import ADAM_LRS, CLASSIFIER_METRICS, recipe
+from suite.lab.recipes import ADAM_LRS, CLASSIFIER_METRICS, TUNED, recipe
 from suite.registry import ablation
 
-TUNED = {"lr": "val_acc"}
 STACKS = {"3x3x3": (3, 3), "7x7": (7, 1), "3x3x2": (3, 2), "5x5": (5, 1)}  # name -> (kernel, layers)
 PAIRS = [("3x3x3", "7x7", 7), ("3x3x2", "5x5", 5)]
 
@@ -67,10 +66,7 @@ def _hypotheses(small: str, large: str, field: int) -> list:
     tiers={
         "smoke": Tier(seeds=2, config={"epochs": 1}, factors={"lr": [0.003]},
                       about="seconds: one epoch at one rate"),
-        # 0.001-0.03: the quick runs chose 0.01 for the stacks of 3x3 and 0.003 for the single kernels, the edges of
-        # 0.001-0.01 and 0.003-0.03 in turn
-        "quick": Tier(seeds=5, factors={"lr": [0.001, 0.003, 0.01, 0.03]},
-                      about="minutes on two cores: four stacks, four Adam rates, 12 epochs, 5 seeds"),
+        "quick": Tier(seeds=5, about="minutes on two cores: four stacks, four Adam rates, 12 epochs, 5 seeds"),
         "full": Tier(seeds=10, config={"data": "mnist", "epochs": 20},
                      about="real MNIST (--data-dir), 20 epochs, 10 seeds"),
     },
@@ -94,7 +90,8 @@ def _run(ctx):
     ctx.report(receptive_field=receptive_field(kernel, layers))
 
     def build():
-        body = nn.Sequential(conv_unit(1, 16, 3), conv_stack(16, 16, kernel, layers))
+        dims = len(data.shape)
+        body = nn.Sequential(conv_unit(1, 16, 3, dims), conv_stack(16, 16, kernel, layers, dims))
         return ConvNet(data.shape, body, data.n_classes)
 
     def counted(model) -> dict:  # the stack under test, counted in the trained network

@@ -18,9 +18,10 @@ from suite.lab.loop import evaluate
 
 @torch.no_grad()
 def population_statistics(model: nn.Module, x: torch.Tensor, batch: int = 256) -> int:
-    """Set every batch-norm layer's running mean and variance to their averages over ``x`` (B, features) in
-    mini-batches of ``batch`` (a cumulative average: momentum None), leaving the model in eval mode. Returns the
-    number of layers updated (0: nothing to do)."""
+    """Set every batch-norm layer's running mean and variance to their averages over the full mini-batches of
+    ``batch`` examples of ``x`` (B, features) (a cumulative average: momentum None, every batch weighted alike, so
+    a smaller last batch is left out; all of ``x`` when it is smaller than one batch), leaving the model in eval
+    mode. Returns the number of layers updated (0: nothing to do)."""
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     momenta = [m.momentum for m in norms]
     for m in norms:
@@ -28,7 +29,8 @@ def population_statistics(model: nn.Module, x: torch.Tensor, batch: int = 256) -
         m.momentum = None
     if norms:
         model.train()
-        for i in range(0, len(x), batch):
+        batch = min(batch, len(x))
+        for i in range(0, len(x) - batch + 1, batch):
             model(x[i:i + batch])
     for m, momentum in zip(norms, momenta):
         m.momentum = momentum

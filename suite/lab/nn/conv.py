@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from suite.lab.nn.mlp import init_linear
+from suite.lab.nn.recurrent import n_params  # noqa: F401 (the lab's one parameter count, for CNNs too)
 
 HEADS = ("gap", "flatten")
 BLOCKS = ("plain", "residual", "highway")
@@ -127,7 +128,7 @@ class Block(nn.Module):
             nn.init.kaiming_normal_(gate.weight, nonlinearity="sigmoid")
             nn.init.constant_(gate.bias, carry_bias)
             self.transform = gate
-        self.gate: torch.Tensor | None = None  # the transform gate of the last forward pass (highway), for probes
+        self.gate: torch.Tensor | None = None  # the transform gate of the last eval-mode pass (highway)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f = self.body(x)
@@ -136,15 +137,17 @@ class Block(nn.Module):
         if self.kind == "residual":
             return torch.relu(f + (x if self.shortcut is None else self.shortcut(x)))
         t = torch.sigmoid(self.transform(x))
-        self.gate = t.detach()  # a reference, no copy or sync: read only by probes
+        if not self.training:  # kept for probes of a trained network; training passes keep nothing alive
+            self.gate = t.detach()
         return t * torch.relu(f) + (1 - t) * x
 
 
 class ConvNet(nn.Module):
     """``body`` between the input's reshaping and a head. ``shape``: one example's shape ((L,) or (H, W)); the
     input is (B, prod(shape)) flat rows, or already (B, 1, *shape). Output: logits (B, n_classes).
-    ``channels_last``: the memory layout of 2-D maps; None: channels_last for 2-D inputs, which measured 1.1-1.3x
-    faster for the digits CNNs on CPU and no slower at 28x28 (``python -m suite bench``, "small CNN step")."""
+    ``channels_last``: the memory layout of 2-D maps; None: channels_last for 2-D inputs, which measured 1.07-1.22x
+    faster at the digits CNNs' shapes on CPU and 0.91-1.04x at 28x28 with batch 128 (``python -m suite bench``,
+    "small CNN step (digits)" and "small CNN step")."""
 
     def __init__(self, shape: Sequence[int], body: nn.Module, n_classes: int, head: str = "gap",
                  channels_last: bool | None = None):
@@ -170,17 +173,12 @@ class ConvNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 2:
-            x = x.view(len(x), 1, *self.shape)
+            x = x.reshape(len(x), 1, *self.shape)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         h = self.body(x)
         h = h.flatten(2).mean(2) if self.head == "gap" else h.flatten(1)
         return self.out(h)
-
-
-def n_params(model: nn.Module) -> int:
-    """Trained parameters (batch norm's running statistics are buffers, not counted)."""
-    return sum(p.numel() for p in model.parameters())
 
 
 def conv_weights(model: nn.Module) -> list[int]:
