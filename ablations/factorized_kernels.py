@@ -20,6 +20,8 @@ What the quick tier shows (seeds 0-4). 1x5 then 5x1 reaches 92.7% against 5x5's 
 2-point margin or near it, but neither interval does at 5 seeds, so equivalence is not shown (inconclusive,
 underpowered; ``python -m suite power factorized_kernels``). The factorized layers hold 6 and 10 weights per pair
 of channels against 9 and 25.
+On seeds 5-9 (``--first-seed 5``): 1x3 then 3x1 +0.1 points [-2.9, 3.1] from 3x3, 1x5 then 5x1 +1.6 [-1.8, 5.0]
+from 5x5; still inconclusive at 5 seeds, no estimate beyond the margin.
 
 What differs from the sources. Inception v3 factorizes 7x7 kernels in the middle of a 42-layer ImageNet network
 at 17x17; here every layer is early and the grid is 8x8, where Szegedy et al. expect factorization to do least well.

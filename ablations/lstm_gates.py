@@ -82,6 +82,12 @@ core 3 of 11). It now reads:
   0.082 after Holm). Greff et al. found NFG and NOAF significantly worse on all three of their datasets; on
   MNIST-1D at 32 cells and this budget the gap, if any, is about 2-5 points.
 
+On seeds 4-7, not used before (``python -m suite run lstm_gates --first-seed 4``), only continual adding's
+all-trials hypothesis holds again (NFG 75.3% against vanilla 91.8%, -16.5 points [-22.2, -10.8]); the profile is
+mixed, core 1 of 11. On MNIST-1D vanilla's best half reached only 83.3% there (90.6% on seeds 0-3), and NP and
+CIFG sat 8-10 points above it, outside the 5-point margin: at four seeds and 1,300 updates with early stopping
+the quick tier screens the MNIST-1D hypotheses rather than decides them; the full tier runs 18 seeds.
+
 In the tier before, every variant's best rate on MNIST-1D was 0.025, interior to the trials' rates. ``python -m
 suite power lstm_gates`` from this spread asks for at most 18 seeds per hypothesis at the margin (NOAF over all
 trials, whose collapses spread its mean; the others 3-8): the full tier runs 18. Its groups are large (18 seeds x 20
