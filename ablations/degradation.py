@@ -101,8 +101,8 @@ def _fits(metric: str, role: str, deep: int = DEEP) -> list:
                      about="real MNIST (--data-dir), 2, 6 and 18 blocks of 16 channels (6 to 38 layers), 20 epochs, "
                            "10 seeds"),
     },
-    figures=[Curves(metrics=("train_loss",), hue="block", col="depth",
-                    about="training loss during training, in eval mode with batch norm's running averages (nats)",
+    figures=[Curves(metrics=("train_loss",), hue="block", col="depth", x_label="epoch",
+                    about="training loss, eval mode, batch norm's running averages (nats)",
                     caption="The final values the hypotheses test are measured again with population statistics.")],
     labels=LOOP_CURVES,
 )

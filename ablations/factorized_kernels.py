@@ -27,7 +27,7 @@ What differs from the sources. Inception v3 factorizes 7x7 kernels in the middle
 at 17x17; here every layer is early and the grid is 8x8, where Szegedy et al. expect factorization to do least well.
 """
 
-from suite.declare import Less, Points, Similar, Tier
+from suite.declare import Curves, Less, Points, Similar, Tier
 from suite.lab.names import LOOP_CURVES
 from suite.lab.recipes import ADAM_LRS, CLASSIFIER_METRICS, TUNED, recipe
 from suite.registry import ablation
@@ -65,7 +65,7 @@ def _hypotheses(n: int) -> list:
         "full": Tier(seeds=10, config={"data": "mnist", "epochs": 20},
                      about="real MNIST (--data-dir), 20 epochs, 10 seeds"),
     },
-    figures=[Points(metric="test_acc", x="kernel")],
+    figures=[Curves(x_label="epoch"), Points(metric="test_acc", x="kernel")],
     labels=LOOP_CURVES,
 )
 def train(ctxs):

@@ -37,7 +37,7 @@ standardized would differ, most at the border, whose pixels barely vary in the t
 one scale for every pixel, the usual practice for CNNs, would make the two the same.
 """
 
-from suite.declare import Greater, Points, Tier
+from suite.declare import Curves, Greater, Points, Tier
 from suite.lab.names import LOOP_CURVES
 from suite.lab.recipes import ADAM_LRS, CLASSIFIER_METRICS, TUNED, recipe
 from suite.registry import ablation
@@ -78,7 +78,9 @@ MAX, NONE = {"pooling": "max"}, {"pooling": "none"}
         "full": Tier(seeds=10, config={"data": "mnist", "epochs": 20},
                      about="real MNIST (--data-dir), 20 epochs, 10 seeds"),
     },
-    figures=[Points(metric="shift1_acc", x="pooling"), Points(metric="shift1_unchanged", x="pooling")],
+    # The loop evaluates every eval_every epochs: the curves' gaps are epochs, not optimizer steps.
+    figures=[Curves(x_label="epoch"), Points(metric="shift1_acc", x="pooling"),
+             Points(metric="shift1_unchanged", x="pooling")],
     labels=LOOP_CURVES,
 )
 def train(ctxs):

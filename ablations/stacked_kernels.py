@@ -30,7 +30,7 @@ What differs from the sources. VGG compares 11-19-layer nets on ImageNet at 224x
 stack is one stage of a three- or four-layer net on 8x8 images, where a 7x7 field covers nearly the whole image.
 """
 
-from suite.declare import Greater, Less, Points, Similar, Tier
+from suite.declare import Curves, Greater, Less, Points, Similar, Tier
 from suite.lab.names import LOOP_CURVES
 from suite.lab.recipes import ADAM_LRS, CLASSIFIER_METRICS, TUNED, recipe
 from suite.registry import ablation
@@ -72,7 +72,7 @@ def _hypotheses(small: str, large: str, field: int) -> list:
         "full": Tier(seeds=10, config={"data": "mnist", "epochs": 20},
                      about="real MNIST (--data-dir), 20 epochs, 10 seeds"),
     },
-    figures=[Points(metric="test_acc", x="stack")],
+    figures=[Curves(x_label="epoch"), Points(metric="test_acc", x="stack")],
     labels=LOOP_CURVES,
 )
 def train(ctxs):
